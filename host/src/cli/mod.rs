@@ -1,0 +1,5 @@
+//! Subcommands of the `belay` binary; each file is one subcommand.
+
+pub mod check;
+pub mod check_config;
+pub mod run;

@@ -1,0 +1,36 @@
+//! `[global]`: settings that belong to the daemon, not to one instance or check.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GlobalConfig {
+    /// Name of this node in logs, status and notify events (Keepalived's `router_id`).
+    pub router_id: String,
+    /// Directory watched for custom `.wasm` check plugins; none means stock plugins only.
+    pub plugin_dir: Option<PathBuf>,
+    /// Where compiled plugins are cached so restarts and reloads skip compilation.
+    pub cache_dir: PathBuf,
+    /// Unix socket the status API listens on (`belay status` reads it).
+    pub status_socket: PathBuf,
+}
+
+impl Default for GlobalConfig {
+    fn default() -> Self {
+        Self {
+            router_id: hostname(),
+            plugin_dir: None,
+            cache_dir: PathBuf::from("/var/cache/belay"),
+            status_socket: PathBuf::from("/run/belay/belay.sock"),
+        }
+    }
+}
+
+fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "belay".to_owned())
+}

@@ -1,0 +1,21 @@
+//! Test lab for belay's integration tests: network namespaces, links and
+//! processes that remove themselves (Drop guards), bounded waits, and paths to
+//! the binaries under test.
+//!
+//! Safety rules it enforces: every address lives inside a namespace the test
+//! created; nothing is added to the host's own interfaces; processes are killed
+//! by PID, never by name.
+
+pub mod bins;
+pub mod lan;
+pub mod netns;
+pub mod privilege;
+pub mod process;
+pub mod wait;
+
+pub use bins::{belay_bin, shared_dir, workspace_root};
+pub use lan::Lan;
+pub use netns::Netns;
+pub use privilege::require_root;
+pub use process::Proc;
+pub use wait::{wait_until, wait_until_some};
