@@ -3,6 +3,10 @@
 
 pub mod probe;
 pub mod report;
+pub mod rise_fall;
+pub mod scheduler;
 
 pub use probe::Probe;
 pub use report::{Health, Report};
+pub use rise_fall::CheckState;
+pub use scheduler::{CheckEvent, CheckStatus, ReportEvent, Schedule, Scheduler};

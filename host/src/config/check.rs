@@ -1,11 +1,373 @@
-//! `[check.NAME]`: health checks (plugin, target, parameters, schedule).
+//! `[check.NAME]`: health checks — which plugin, against which target, with
+//! which parameters, on which schedule.
+//!
+//! ```toml
+//! [check.web]
+//! plugin = "http"              # stock plugin, or the stem of a .wasm in global.plugin_dir
+//! target = "192.0.2.10:80"     # host:port; IPv6 as "[2001:db8::10]:80"
+//! interval = "1s"
+//! timeout = "500ms"
+//! rise = 2                     # consecutive successes before a down check is up
+//! fall = 3                     # consecutive failures before an up check is down
+//! retry = 1                    # extra tries before an attempt counts as failed
+//! delay_before_retry = "200ms"
+//! params = { path = "/health", status = "200-299" }
+//! ```
 
-use serde::Deserialize;
+use std::fmt;
+use std::str::FromStr;
 
-use super::{Config, Diagnostics};
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
+
+use super::{Config, Diagnostics, Duration, Named};
+use crate::key_path;
+
+/// Shortest interval we accept: below this a check is a busy loop, not a check.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct CheckConfig {}
+pub struct CheckConfig {
+    /// Stock plugin name (`tcp`, `http`, ...) or the file stem of a `.wasm`
+    /// component in `global.plugin_dir`.
+    pub plugin: String,
+    /// What the check points at; also the only address its plugin may reach.
+    pub target: Target,
+    /// Plugin parameters. Numbers and booleans are passed as their text.
+    #[serde(default)]
+    pub params: Named<ParamValue>,
+    #[serde(default = "defaults::interval")]
+    pub interval: Duration,
+    /// Bound on one try, including time the plugin spends waiting on the network.
+    #[serde(default = "defaults::timeout")]
+    pub timeout: Duration,
+    #[serde(default = "defaults::one")]
+    pub rise: u32,
+    #[serde(default = "defaults::one")]
+    pub fall: u32,
+    /// Extra tries after a failure before the attempt counts as failed
+    /// (Keepalived's `retry`); not used while the check is already down.
+    #[serde(default)]
+    pub retry: u32,
+    #[serde(default = "defaults::delay_before_retry")]
+    pub delay_before_retry: Duration,
+    /// First runs are spread over this window so checks don't fire together
+    /// (Keepalived's `warmup`); default: the interval.
+    #[serde(default)]
+    pub warmup: Option<Duration>,
+}
 
-pub(super) fn validate(_config: &Config, _d: &mut Diagnostics<'_>) {}
+mod defaults {
+    use super::Duration;
+    pub fn interval() -> Duration {
+        Duration::from_secs(2)
+    }
+    pub fn timeout() -> Duration {
+        Duration::from_secs(1)
+    }
+    pub fn delay_before_retry() -> Duration {
+        Duration::from_secs(1)
+    }
+    pub fn one() -> u32 {
+        1
+    }
+}
+
+impl CheckConfig {
+    /// Parameters as the plugin receives them.
+    pub fn param_pairs(&self) -> Vec<(String, String)> {
+        self.params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect()
+    }
+}
+
+/// `host:port`. The host is kept as written (a name is resolved when the check
+/// starts, so the network policy allows exactly what the name resolves to).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid target `{input}`: {reason}")]
+pub struct ParseTargetError {
+    input: String,
+    reason: &'static str,
+}
+
+impl FromStr for Target {
+    type Err = ParseTargetError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = |reason| ParseTargetError {
+            input: s.to_owned(),
+            reason,
+        };
+        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+            let (host, rest) = rest.split_once(']').ok_or_else(|| err("missing `]`"))?;
+            host.parse::<std::net::Ipv6Addr>()
+                .map_err(|_| err("not an IPv6 address inside [...]"))?;
+            let port = rest
+                .strip_prefix(':')
+                .ok_or_else(|| err("missing `:port` after `]`"))?;
+            (host, port)
+        } else {
+            let (host, port) = s
+                .rsplit_once(':')
+                .ok_or_else(|| err("missing `:port` (write host:port)"))?;
+            if host.contains(':') {
+                return Err(err("IPv6 addresses need brackets: \"[2001:db8::1]:80\""));
+            }
+            (host, port)
+        };
+        if host.is_empty() {
+            return Err(err("empty host"));
+        }
+        if !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
+        {
+            return Err(err("host is neither an IP address nor a DNS name"));
+        }
+        let port: u16 = port
+            .parse()
+            .map_err(|_| err("port is not a number from 1 to 65535"))?;
+        if port == 0 {
+            return Err(err("port 0 is not a target"));
+        }
+        Ok(Target {
+            host: host.to_owned(),
+            port,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Target {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(de::Error::custom)
+    }
+}
+
+/// A parameter value: TOML strings, numbers and booleans, carried as text
+/// because the plugin interface passes `list<tuple<string, string>>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamValue(pub String);
+
+impl<'de> Deserialize<'de> for ParamValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = ParamValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ParamValue, E> {
+                Ok(ParamValue(v.to_owned()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ParamValue, E> {
+                Ok(ParamValue(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ParamValue, E> {
+                Ok(ParamValue(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<ParamValue, E> {
+                Ok(ParamValue(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<ParamValue, E> {
+                Ok(ParamValue(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Plugin names become file names and log fields: keep them plain.
+pub fn is_valid_plugin_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+pub(super) fn validate(config: &Config, d: &mut Diagnostics<'_>) {
+    for (name, check) in &config.check {
+        if !is_valid_plugin_name(name) {
+            d.error(
+                key_path!["check", name],
+                format!("check name `{name}` is not a plain name"),
+                Some("use letters, digits, `-` and `_`".into()),
+            );
+        }
+        if !is_valid_plugin_name(&check.plugin) {
+            d.error(
+                key_path!["check", name, "plugin"],
+                format!("plugin name `{}` is not a plain name", check.plugin),
+                Some(
+                    "name a stock plugin (`tcp`, `http`) or the file stem of a .wasm in global.plugin_dir"
+                        .into(),
+                ),
+            );
+        }
+        if check.interval < MIN_INTERVAL {
+            d.error(
+                key_path!["check", name, "interval"],
+                format!("interval {} is shorter than {MIN_INTERVAL}", check.interval),
+                None,
+            );
+        }
+        if check.timeout.get().is_zero() {
+            d.error(
+                key_path!["check", name, "timeout"],
+                "timeout must be longer than 0s",
+                None,
+            );
+        } else if check.timeout > check.interval {
+            d.error(
+                key_path!["check", name, "timeout"],
+                format!(
+                    "timeout {} is longer than the interval {}",
+                    check.timeout, check.interval
+                ),
+                Some("a check that outlives its interval delays the next one; raise interval or lower timeout".into()),
+            );
+        }
+        for (key, value) in [("rise", check.rise), ("fall", check.fall)] {
+            if value == 0 {
+                d.error(
+                    key_path!["check", name, key],
+                    format!("{key} must be at least 1"),
+                    None,
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, Vec<super::super::ConfigError>> {
+        Config::parse(Path::new("c.toml"), text).map_err(|e| e.0)
+    }
+
+    #[test]
+    fn full_check_parses_with_defaults() {
+        let c = parse(
+            "[check.web]\nplugin = \"http\"\ntarget = \"192.0.2.10:80\"\nparams = { path = \"/h\", port = 8080, tls = false }\n",
+        )
+        .unwrap();
+        let web = &c.check["web"];
+        assert_eq!(
+            web.target,
+            Target {
+                host: "192.0.2.10".into(),
+                port: 80
+            }
+        );
+        assert_eq!(web.interval, Duration::from_secs(2));
+        assert_eq!((web.rise, web.fall, web.retry), (1, 1, 0));
+        assert_eq!(
+            web.param_pairs(),
+            vec![
+                ("path".to_owned(), "/h".to_owned()),
+                ("port".to_owned(), "8080".to_owned()),
+                ("tls".to_owned(), "false".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn targets() {
+        let t: Target = "[2001:db8::1]:443".parse().unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("2001:db8::1", 443));
+        assert_eq!(t.to_string(), "[2001:db8::1]:443");
+        assert_eq!("db.example:3306".parse::<Target>().unwrap().port, 3306);
+        for bad in [
+            "192.0.2.1",
+            "2001:db8::1:80",
+            "[2001:db8::1]",
+            ":80",
+            "h:0",
+            "h:99999",
+            "a b:1",
+        ] {
+            assert!(bad.parse::<Target>().is_err(), "{bad} should be rejected");
+        }
+    }
+
+    /// Each bad file names the line and column of the offending value.
+    #[test]
+    fn bad_checks_are_located() {
+        let cases: &[(&str, (usize, usize), &str)] = &[
+            (
+                "[check.a]\nplugin = \"tcp\"\ntarget = \"192.0.2.1\"\n",
+                (3, 10),
+                "missing `:port`",
+            ),
+            (
+                "[check.a]\nplugin = \"tcp\"\ntarget = \"192.0.2.1:1\"\ninterval = 5\n",
+                (4, 12),
+                "needs a unit",
+            ),
+            (
+                "[check.a]\nplugin = \"tcp\"\ntarget = \"192.0.2.1:1\"\ninterval = \"1s\"\ntimeout = \"2s\"\n",
+                (5, 11),
+                "longer than the interval",
+            ),
+            (
+                "[check.a]\nplugin = \"tcp\"\ntarget = \"192.0.2.1:1\"\nfall = 0\n",
+                (4, 8),
+                "fall must be at least 1",
+            ),
+            (
+                "[check.a]\nplugin = \"../x\"\ntarget = \"192.0.2.1:1\"\n",
+                (2, 10),
+                "not a plain name",
+            ),
+            (
+                "[check.a]\nplugin = \"tcp\"\ntarget = \"192.0.2.1:1\"\nparams = { a = [1] }\n",
+                (4, 16),
+                "string, number or boolean",
+            ),
+            (
+                "[check.a]\nplugin = \"tcp\"\ntarget = \"192.0.2.1:1\"\nintreval = \"1s\"\n",
+                (4, 1),
+                "unknown field",
+            ),
+            (
+                "[check.a]\ntarget = \"192.0.2.1:1\"\n",
+                (1, 1),
+                "missing field `plugin`",
+            ),
+        ];
+        for (text, (line, col), needle) in cases {
+            let errs = parse(text).expect_err(text);
+            let e = &errs[0];
+            assert!(
+                e.message.contains(needle),
+                "{text}: message {:?} lacks {needle:?}",
+                e.message
+            );
+            assert_eq!((e.line, e.col), (*line, *col), "{text}: {e}");
+        }
+    }
+}
