@@ -3,6 +3,9 @@
 
 pub mod check;
 pub mod config;
+pub mod events;
 pub mod ipvs;
 pub mod logging;
+pub mod notify;
+pub mod tracker;
 pub mod vrrp;
