@@ -10,6 +10,9 @@ pub mod diagnostic;
 pub mod duration;
 pub mod global;
 pub mod ipvs;
+pub mod notify;
+pub mod sync_group;
+pub mod track;
 pub mod vrrp;
 
 use std::path::Path;
@@ -21,6 +24,9 @@ pub use diagnostic::{ConfigError, ConfigErrors, Diagnostics, Seg};
 pub use duration::Duration;
 pub use global::GlobalConfig;
 pub use ipvs::VirtualServerConfig;
+pub use notify::NotifyConfig;
+pub use sync_group::SyncGroupConfig;
+pub use track::TrackConfig;
 pub use vrrp::VrrpInstanceConfig;
 
 /// Named tables keep the order they were written in (status lists follow the file).
@@ -38,6 +44,8 @@ pub struct Config {
     pub vrrp_instance: Named<VrrpInstanceConfig>,
     #[serde(default)]
     pub virtual_server: Named<VirtualServerConfig>,
+    #[serde(default)]
+    pub sync_group: Named<SyncGroupConfig>,
 }
 
 impl Config {
@@ -81,6 +89,7 @@ impl Config {
         check::validate(self, d);
         vrrp::validate(self, d);
         ipvs::validate(self, d);
+        sync_group::validate(self, d);
     }
 }
 
