@@ -7,6 +7,8 @@
 //! adverts go through the real codec (`to_bytes` + `handle_packet`), so
 //! checksums and validation are exercised too.
 
+mod common;
+
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -851,4 +853,23 @@ fn invalid_configs_are_refused() {
     assert_eq!(bad(|c| c.primary_address = ip("fe80::1")), E::V2OverIpv6);
     let e = Instance::new(with(v3(), |c| c.auth = Auth::simple("x").unwrap())).unwrap_err();
     assert_eq!(e, E::AuthWithV3);
+}
+
+/// Random scripts through the chaos driver (the fuzz target's invariants,
+/// runnable everywhere without a fuzzer).
+#[test]
+fn random_event_scripts_keep_invariants() {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    for _ in 0..3_000 {
+        let len = 16 + (x % 400) as usize;
+        let script: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        common::chaos::run(&script);
+    }
 }
