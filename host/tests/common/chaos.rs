@@ -93,6 +93,9 @@ fn config(s: &mut Script<'_>) -> InstanceConfig {
         refresh_repeat: u32::from(s.u8() % 3),
         interval: Duration::from_millis(u64::from(s.u8() % 3) * 20),
     };
+    c.garp_lower_prio_repeat = u32::from(s.u8() % 4);
+    c.garp_lower_prio_delay = Duration::from_millis(u64::from(s.u8() % 3) * 800);
+    c.higher_prio_send_advert = s.bool();
     c
 }
 
