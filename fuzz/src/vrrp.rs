@@ -11,6 +11,7 @@ pub mod wire;
 
 pub use garp_schedule::GarpConfig;
 pub use instance::{
+    Resign,
     Action, Counters, DropCounts, DropReason, FaultSource, Instance, InstanceConfig,
     InstanceConfigError, Received, State, StateChangeReason,
 };

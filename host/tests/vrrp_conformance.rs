@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use belay::vrrp::wire::{MULTICAST_V4, MULTICAST_V6};
 use belay::vrrp::{
     Action, AdvertInterval, Auth, DropReason, FaultSource, Instance, InstanceConfig, Received,
-    State, StateChangeReason as R, Version, VrrpRepr,
+    Resign, State, StateChangeReason as R, Version, VrrpRepr,
 };
 
 const OURS: &str = "192.0.2.5";
@@ -53,6 +53,7 @@ enum Out {
     Add,
     Remove,
     Announce(u32),
+    Want(bool),
 }
 use Out::*;
 
@@ -68,6 +69,10 @@ enum Ev {
     IfDown,
     IfUp,
     Track(bool),
+    /// Sync group: hold / release, step down, a group member's fault.
+    Hold(bool),
+    StepDown,
+    GroupFault(bool),
 }
 
 struct Sim {
@@ -114,6 +119,7 @@ impl Sim {
                     assert_eq!(addresses, self.inst.config().virtual_addresses);
                     Announce(repeat)
                 }
+                Action::WantMaster(w) => Want(w),
             };
             self.trace.push((at, out));
         }
@@ -156,6 +162,9 @@ impl Sim {
             Ev::IfDown => self.inst.interface_down(now),
             Ev::IfUp => self.inst.interface_up(now),
             Ev::Track(f) => self.inst.set_fault(FaultSource::Tracking, f, now),
+            Ev::Hold(h) => self.inst.set_hold(h, now),
+            Ev::StepDown => self.inst.step_down(now),
+            Ev::GroupFault(f) => self.inst.set_fault(FaultSource::SyncGroup, f, now),
         }
         self.drain(us);
     }
@@ -906,4 +915,189 @@ fn random_event_scripts_keep_invariants() {
             .collect();
         common::chaos::run(&script);
     }
+}
+
+// Health-driven handover (issue 4): a master that tracking lowers below the
+// resign level sends priority 0 and steps down at once; it neither preempts
+// back nor resigns again until its priority recovers.
+
+// v2 at priority 60: Master_Down_Interval = 3 s + 196/256 s.
+const MDI_60: u64 = 3_000_000 + 765_625;
+
+fn resigned_at(at: u64) -> Vec<(u64, Out)> {
+    vec![
+        (at, Advert(0)),
+        (at, State(State::Master, State::Backup, R::Resigned)),
+        (at, Remove),
+    ]
+}
+
+conformance! {
+    resign_below_explicit_level_hands_over_at_once => Case {
+        config: with(v2(), |c| c.resign = Resign::Below(80)),
+        events: vec![(0, Ev::Startup), (5 * S, Ev::SetPriority(60))],
+        until: 5 * S + MDI_60 - 1,
+        expect: cat(vec![
+            backup_then_master_at(MDI_100),
+            adverts(100, [MDI_100 + S]),
+            resigned_at(5 * S),
+        ]),
+    };
+
+    // Nobody took over: the degraded master takes the VIP back after the
+    // master-down interval and keeps it (no resign loop).
+    resign_then_retake_when_nobody_answers => Case {
+        config: with(v2(), |c| c.resign = Resign::Below(80)),
+        events: vec![
+            (0, Ev::Startup),
+            (5 * S, Ev::SetPriority(60)),
+            (5 * S + MDI_60 + 500_000, Ev::SetPriority(50)),
+        ],
+        until: 5 * S + MDI_60 + 500_000,
+        expect: cat(vec![
+            backup_then_master_at(MDI_100),
+            adverts(100, [MDI_100 + S]),
+            resigned_at(5 * S),
+            master_burst(5 * S + MDI_60, State::Backup, R::MasterDown, 60),
+            vec![(5 * S + MDI_60 + 500_000, Advert(50))],
+        ]),
+    };
+
+    // A lower-priority backup took over: no preemption back while degraded;
+    // once the priority recovers, preemption works as usual.
+    resign_does_not_flap_back_until_recovered => Case {
+        config: with(v2(), |c| c.resign = Resign::Below(80)),
+        events: vec![
+            (0, Ev::Startup),
+            (5 * S, Ev::SetPriority(60)),
+            (5_500_000, Ev::Advert(LOWER_ADDR, 50, cs(100))),
+            (6_500_000, Ev::Advert(LOWER_ADDR, 50, cs(100))),
+            (7_500_000, Ev::Advert(LOWER_ADDR, 50, cs(100))),
+            (8_500_000, Ev::Advert(LOWER_ADDR, 50, cs(100))),
+            (9 * S, Ev::SetPriority(100)),
+            (9_500_000, Ev::Advert(LOWER_ADDR, 50, cs(100))),
+        ],
+        until: 8_500_000 + MDI_60,
+        expect: cat(vec![
+            backup_then_master_at(MDI_100),
+            adverts(100, [MDI_100 + S]),
+            resigned_at(5 * S),
+            master_burst(8_500_000 + MDI_60, State::Backup, R::Preempt, 100),
+        ]),
+    };
+
+    // Auto: the level is the highest priority heard from a peer (120 here);
+    // falling below it resigns, as the RFC would hand over anyway.
+    // (Priority 128, nopreempt: Skew_Time = 128/256 s.)
+    resign_auto_uses_the_priority_heard_from_peers => Case {
+        config: with(v2(), |c| {
+            c.priority = 128;
+            c.preempt = false;
+        }),
+        events: vec![
+            (0, Ev::Startup),
+            (S, Ev::Advert(HIGHER_ADDR, 120, cs(100))),
+            (2 * S, Ev::Advert(HIGHER_ADDR, 0, cs(100))),
+            (5 * S, Ev::SetPriority(110)),
+        ],
+        until: 5 * S,
+        expect: cat(vec![
+            vec![(0, State(State::Initialize, State::Backup, R::Startup))],
+            master_burst(2_500_000, State::Backup, R::MasterDown, 128),
+            adverts(128, [3_500_000, 4_500_000]),
+            resigned_at(5 * S),
+        ]),
+    };
+
+    // Auto with no peer ever heard: RFC behaviour (just advertise the new priority).
+    resign_auto_without_peers_keeps_rfc_behaviour => Case {
+        config: v2(),
+        events: vec![(0, Ev::Startup), (5 * S, Ev::SetPriority(60))],
+        until: 5 * S,
+        expect: cat(vec![
+            backup_then_master_at(MDI_100),
+            adverts(100, [MDI_100 + S]),
+            vec![(5 * S, Advert(60))],
+        ]),
+    };
+
+    resign_never_keeps_rfc_behaviour => Case {
+        config: with(v2(), |c| c.resign = Resign::Never),
+        events: vec![
+            (0, Ev::Startup),
+            (S, Ev::Advert(HIGHER_ADDR, 120, cs(100))),
+            (2 * S, Ev::Advert(HIGHER_ADDR, 0, cs(100))),
+            (5 * S, Ev::SetPriority(60)),
+        ],
+        until: 5 * S,
+        expect: cat(vec![
+            backup_then_master_at(2 * S + SKEW_100),
+            adverts(100, [3 * S + SKEW_100, 4 * S + SKEW_100]),
+            vec![(5 * S, Advert(60))],
+        ]),
+    };
+}
+
+// Sync groups (issue 4): a held member only signals that it wants master;
+// the group releases it when every member does.
+conformance! {
+    held_backup_wants_master_and_waits_for_release => Case {
+        config: v2(),
+        events: vec![(0, Ev::Hold(true)), (0, Ev::Startup), (8 * S, Ev::Hold(false))],
+        until: 8 * S,
+        expect: cat(vec![
+            vec![
+                (0, State(State::Initialize, State::Backup, R::Startup)),
+                (MDI_100, Want(true)),
+            ],
+            master_burst(8 * S, State::Backup, R::SyncGroup, 100),
+        ]),
+    };
+
+    held_backup_that_hears_a_master_withdraws_its_wish => Case {
+        config: v2(),
+        events: vec![
+            (0, Ev::Hold(true)),
+            (0, Ev::Startup),
+            (MDI_100 + S, Ev::Advert(HIGHER_ADDR, 150, cs(100))),
+            (MDI_100 + 2 * S, Ev::Hold(false)),
+        ],
+        until: MDI_100 + 2 * S,
+        expect: vec![
+            (0, State(State::Initialize, State::Backup, R::Startup)),
+            (MDI_100, Want(true)),
+            (MDI_100 + S, Want(false)),
+        ],
+    };
+
+    step_down_sends_priority_zero => Case {
+        config: v2(),
+        events: vec![(0, Ev::Startup), (5 * S, Ev::StepDown)],
+        until: 5 * S,
+        expect: cat(vec![
+            backup_then_master_at(MDI_100),
+            adverts(100, [MDI_100 + S]),
+            vec![
+                (5 * S, Advert(0)),
+                (5 * S, State(State::Master, State::Backup, R::SyncGroup)),
+                (5 * S, Remove),
+            ],
+        ]),
+    };
+
+    group_fault_faults_the_member_and_clears_with_the_group => Case {
+        config: v2(),
+        events: vec![(0, Ev::Startup), (5 * S, Ev::GroupFault(true)), (6 * S, Ev::GroupFault(false))],
+        until: 6 * S,
+        expect: cat(vec![
+            backup_then_master_at(MDI_100),
+            adverts(100, [MDI_100 + S]),
+            vec![
+                (5 * S, State(State::Master, State::Fault, R::Fault(FaultSource::SyncGroup))),
+                (5 * S, Advert(0)),
+                (5 * S, Remove),
+                (6 * S, State(State::Fault, State::Backup, R::FaultCleared)),
+            ],
+        ]),
+    };
 }

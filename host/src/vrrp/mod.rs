@@ -18,6 +18,6 @@ pub mod wire;
 pub use garp_schedule::GarpConfig;
 pub use instance::{
     Action, Counters, DropCounts, DropReason, FaultSource, Instance, InstanceConfig,
-    InstanceConfigError, Received, State, StateChangeReason,
+    InstanceConfigError, Received, Resign, State, StateChangeReason,
 };
 pub use wire::{AdvertInterval, Auth, Family, Version, VrrpPacket, VrrpRepr, WireError};

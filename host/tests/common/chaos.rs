@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use super::vrrp::wire::{MULTICAST_V4, MULTICAST_V6};
 use super::vrrp::{
     Action, AdvertInterval, Auth, FaultSource, GarpConfig, Instance, InstanceConfig, Received,
-    State, Version, VrrpRepr,
+    Resign, State, Version, VrrpRepr,
 };
 
 /// Reads the script; past its end every read is zero.
@@ -96,6 +96,11 @@ fn config(s: &mut Script<'_>) -> InstanceConfig {
     c.garp_lower_prio_repeat = u32::from(s.u8() % 4);
     c.garp_lower_prio_delay = Duration::from_millis(u64::from(s.u8() % 3) * 800);
     c.higher_prio_send_advert = s.bool();
+    c.resign = match s.u8() % 3 {
+        0 => Resign::Never,
+        1 => Resign::Auto,
+        _ => Resign::Below(s.u8()),
+    };
     c
 }
 
@@ -105,6 +110,8 @@ struct Checker {
     state: State,
     holding: bool,
     delivered: u64,
+    /// The last WantMaster the instance signalled.
+    wanting: bool,
 }
 
 impl Checker {
@@ -141,8 +148,24 @@ impl Checker {
                     assert!(self.holding, "announcing VIPs we do not hold");
                     assert!(!addresses.is_empty());
                 }
+                Action::WantMaster(w) => {
+                    assert_ne!(w, self.wanting, "WantMaster repeated");
+                    if w {
+                        assert!(self.inst.is_held(), "WantMaster(true) while not held");
+                        assert_eq!(self.state, State::Backup, "WantMaster(true) outside Backup");
+                    }
+                    self.wanting = w;
+                }
             }
         }
+        if self.state != State::Backup {
+            // Leaving Backup drops the wish without a signal.
+            self.wanting = false;
+        }
+        assert_eq!(
+            self.inst.wants_master(),
+            self.wanting && self.state == State::Backup
+        );
         assert_eq!(self.inst.state(), self.state);
         assert_eq!(
             self.holding,
@@ -186,6 +209,7 @@ pub fn run(data: &[u8]) {
         state: State::Initialize,
         holding: false,
         delivered: 0,
+        wanting: false,
     };
     let peers: [IpAddr; 3] = if v6 {
         [ip("fe80::3"), ip("fe80::9"), ip("fe80::5")]
@@ -197,7 +221,7 @@ pub fn run(data: &[u8]) {
     ch.drain();
     while !s.done() && steps < 2_000 {
         steps += 1;
-        match s.u8() % 16 {
+        match s.u8() % 19 {
             0 => ch.inst.shutdown(ch.now),
             1 => ch.inst.startup(ch.now),
             2..=5 => {
@@ -250,6 +274,9 @@ pub fn run(data: &[u8]) {
             12 => ch.inst.interface_down(ch.now),
             13 => ch.inst.interface_up(ch.now),
             14 => ch.inst.set_fault(FaultSource::Tracking, s.bool(), ch.now),
+            15 => ch.inst.set_hold(s.bool(), ch.now),
+            16 => ch.inst.step_down(ch.now),
+            17 => ch.inst.set_fault(FaultSource::SyncGroup, s.bool(), ch.now),
             _ => ch.inst.handle_timeout(ch.now),
         }
         ch.drain();

@@ -38,8 +38,10 @@ impl fmt::Display for State {
 pub enum FaultSource {
     /// The interface went down (or lost its primary address).
     Interface,
-    /// A tracked check with weight 0 failed (issue 4).
+    /// A tracked check with weight 0 failed, or a tracked interface is down.
     Tracking,
+    /// Another member of this instance's sync group is in Fault.
+    SyncGroup,
 }
 
 /// Why a state changed, for logs and notify hooks.
@@ -64,6 +66,11 @@ pub enum StateChangeReason {
     Fault(FaultSource),
     /// Fault → Backup / Master: the last fault cleared.
     FaultCleared,
+    /// Master → Backup: tracking dropped our priority below the resign
+    /// level, so we handed over with a priority-0 advert.
+    Resigned,
+    /// Backup ↔ Master: our sync group moved us with the other members.
+    SyncGroup,
 }
 
 /// One thing for the driver to do, in order.
@@ -85,4 +92,8 @@ pub enum Action {
     /// Send `repeat` gratuitous ARPs (IPv4) or unsolicited NAs (IPv6) for
     /// each of these addresses, back to back.
     Announce { addresses: Vec<IpAddr>, repeat: u32 },
+    /// Held by a sync group: our master-down timer expired and we would
+    /// become master (`true`), or an advert made us follow a master again
+    /// (`false`). The group releases the hold once every member wants master.
+    WantMaster(bool),
 }

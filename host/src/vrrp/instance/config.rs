@@ -54,6 +54,28 @@ pub struct InstanceConfig {
     /// Drop adverts whose TTL / hop limit is not 255 (RFC 5798 §7.1). On by
     /// default; a driver in unicast mode across routers may turn it off.
     pub check_ttl: bool,
+    /// When a master whose priority tracking lowers hands over at once with
+    /// a priority-0 advert instead of waiting for backups to time it out.
+    pub resign: Resign,
+}
+
+/// Health-driven handover. Under RFC rules a backup ignores a master's lower
+/// priority and waits the whole master-down interval; a master that knows it
+/// has fallen below a backup can instead send priority 0, and the best backup
+/// takes over after its skew time. After resigning (or when it becomes master
+/// while below the level) the instance neither preempts nor resigns again
+/// until its priority recovers, so there is no flap back and no resign loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Resign {
+    /// RFC behaviour: never resign.
+    Never,
+    /// Resign when the priority falls below the highest priority heard from
+    /// another router on this VRID. That is exactly when the RFC would hand
+    /// over anyway, only later; unknown (nothing heard yet) means never.
+    #[default]
+    Auto,
+    /// Resign when the priority falls below this level (the backup's priority).
+    Below(u8),
 }
 
 impl InstanceConfig {
@@ -78,6 +100,7 @@ impl InstanceConfig {
             preempt: true,
             preempt_delay: Duration::ZERO,
             accept_mode: false,
+            resign: Resign::Auto,
             auth: Auth::None,
             garp: GarpConfig::default(),
             garp_lower_prio_repeat: 5,

@@ -147,6 +147,8 @@ pub struct Counters {
     pub priority_zero_sent: u64,
     /// Transitions into Master.
     pub became_master: u64,
+    /// Health-driven handovers (see `Resign`).
+    pub resignations: u64,
     /// Accepted adverts whose address list differs from ours (RFC 5798
     /// §6.4.3 lets us log and keep them).
     pub address_list_mismatch: u64,

@@ -34,7 +34,7 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 pub use action::{Action, FaultSource, State, StateChangeReason};
-pub use config::{InstanceConfig, InstanceConfigError};
+pub use config::{InstanceConfig, InstanceConfigError, Resign};
 pub use counters::{Counters, DropCounts, DropReason};
 
 use super::garp_schedule::GarpSchedule;
@@ -68,7 +68,17 @@ pub struct Instance {
     /// Backup: the last advert was discarded as lower priority, so the
     /// coming takeover is a preemption.
     preempting: bool,
-    faults: [bool; 2],
+    faults: [bool; 3],
+    /// Held by a sync group: a due master-down timer only signals WantMaster.
+    held: bool,
+    /// Held, and our master-down timer expired: we would be master.
+    wants_master: bool,
+    /// Our priority is below the resign level and we already handed over
+    /// (or took over with nobody better around): no preempting, no resigning
+    /// again, until the priority recovers.
+    degraded_hold: bool,
+    /// Highest non-zero priority heard from another router (for `Resign::Auto`).
+    peer_priority: Option<u8>,
     garp: GarpSchedule,
     actions: VecDeque<Action>,
     counters: Counters,
@@ -87,7 +97,11 @@ impl Instance {
             master_down_timer: None,
             preempt_time: None,
             preempting: false,
-            faults: [false; 2],
+            faults: [false; 3],
+            held: false,
+            wants_master: false,
+            degraded_hold: false,
+            peer_priority: None,
             garp: GarpSchedule::new(config.garp),
             actions: VecDeque::new(),
             counters: Counters::default(),
@@ -212,6 +226,8 @@ impl Instance {
         self.counters.adverts_received += 1;
         if advert.priority == 0 {
             self.counters.priority_zero_received += 1;
+        } else if advert.priority < 255 {
+            self.peer_priority = self.peer_priority.max(Some(advert.priority));
         }
         match self.state {
             State::Backup => self.backup_receive(now, rx.src, advert),
@@ -238,6 +254,16 @@ impl Instance {
             }
             State::Backup => {
                 if self.master_down_timer.is_some_and(|t| t <= now) {
+                    if self.held {
+                        // Keepalived's sync groups wait for every member;
+                        // keep the timer running so the wish stays current.
+                        self.master_down_timer = Some(now + self.master_down_interval());
+                        if !self.wants_master {
+                            self.wants_master = true;
+                            self.actions.push_back(Action::WantMaster(true));
+                        }
+                        return;
+                    }
                     let reason = if self.preempting {
                         StateChangeReason::Preempt
                     } else {
@@ -270,7 +296,7 @@ impl Instance {
     /// Sets the effective priority (from tracking). Takes effect at once: a
     /// master adverts it immediately. Clamped to 1..=254 (0 is reserved for
     /// a stopping master, 255 for the configured address owner).
-    pub fn set_priority(&mut self, priority: u8, _now: Instant) {
+    pub fn set_priority(&mut self, priority: u8, now: Instant) {
         let max = if self.config.priority == 255 {
             255
         } else {
@@ -283,9 +309,75 @@ impl Instance {
         tracing::debug!(instance = %self.config.name, vrid = self.config.vrid,
             from = self.priority, to = priority, "priority changed");
         self.priority = priority;
-        if self.state == State::Master {
-            self.send_advert(priority);
+        let below = self.resign_level().is_some_and(|level| priority < level);
+        if !below {
+            self.degraded_hold = false;
         }
+        if self.state == State::Master {
+            if below && !self.degraded_hold {
+                self.resign(now);
+            } else {
+                self.send_advert(priority);
+            }
+        }
+    }
+
+    /// The priority below which a master hands over (see [`Resign`]).
+    pub fn resign_level(&self) -> Option<u8> {
+        match self.config.resign {
+            Resign::Never => None,
+            Resign::Auto => self.peer_priority,
+            Resign::Below(level) => Some(level),
+        }
+    }
+
+    /// Holds (or releases) the instance for its sync group: while held, a
+    /// backup whose master-down timer expires emits `WantMaster(true)`
+    /// instead of taking over. Releasing a member that wants master makes it
+    /// master at once.
+    pub fn set_hold(&mut self, held: bool, now: Instant) {
+        self.held = held;
+        if !held && self.wants_master && self.state == State::Backup {
+            self.wants_master = false;
+            self.become_master(now, StateChangeReason::SyncGroup);
+        }
+    }
+
+    pub fn is_held(&self) -> bool {
+        self.held
+    }
+
+    /// Held, and would be master: what the sync group waits for.
+    pub fn wants_master(&self) -> bool {
+        self.wants_master
+    }
+
+    /// A sync group moves a master to backup because another member lost
+    /// its election: priority 0 so the peer group takes over at once.
+    pub fn step_down(&mut self, now: Instant) {
+        if self.state != State::Master {
+            return;
+        }
+        self.send_advert(0);
+        self.become_backup(
+            now,
+            StateChangeReason::SyncGroup,
+            self.config.advert_interval,
+        );
+    }
+
+    fn resign(&mut self, now: Instant) {
+        tracing::info!(instance = %self.config.name, vrid = self.config.vrid,
+            priority = self.priority, level = ?self.resign_level(),
+            "priority fell below the resign level: handing over");
+        self.counters.resignations += 1;
+        self.degraded_hold = true;
+        self.send_advert(0);
+        self.become_backup(
+            now,
+            StateChangeReason::Resigned,
+            self.config.advert_interval,
+        );
     }
 
     /// The interface went down: enter Fault. A master still emits a
@@ -343,9 +435,13 @@ impl Instance {
     // --- internals ---
 
     fn fault_source(&self) -> Option<FaultSource> {
-        [FaultSource::Interface, FaultSource::Tracking]
-            .into_iter()
-            .find(|s| self.faults[*s as usize])
+        [
+            FaultSource::Interface,
+            FaultSource::Tracking,
+            FaultSource::SyncGroup,
+        ]
+        .into_iter()
+        .find(|s| self.faults[*s as usize])
     }
 
     fn decode(&mut self, rx: &Received, payload: &[u8]) -> Result<VrrpRepr, WireError> {
@@ -420,7 +516,7 @@ impl Instance {
                 Some(now + timers::skew_time(c.version, self.priority, self.master_adver_interval));
             return;
         }
-        let preempt = c.preempt || self.priority == 255;
+        let preempt = (c.preempt && !self.degraded_hold) || self.priority == 255;
         let delaying = !c.preempt_delay.is_zero() && self.preempt_time.is_none_or(|t| t > now);
         if !preempt || advert.priority >= self.priority || delaying {
             if c.version == Version::V3 {
@@ -429,6 +525,10 @@ impl Instance {
             self.master_down_timer = Some(now + self.master_down_interval());
             self.master_address = Some(src);
             self.preempting = false;
+            if self.wants_master {
+                self.wants_master = false;
+                self.actions.push_back(Action::WantMaster(false));
+            }
             if !c.preempt_delay.is_zero() {
                 if advert.priority >= self.priority {
                     self.preempt_time = None;
@@ -494,6 +594,9 @@ impl Instance {
     fn become_master(&mut self, now: Instant, reason: StateChangeReason) {
         self.transition(State::Master, reason);
         self.counters.became_master += 1;
+        // Taking over while below the resign level (nobody better answered):
+        // keep the VIP rather than resign again.
+        self.degraded_hold = self.resign_level().is_some_and(|l| self.priority < l);
         self.master_down_timer = None;
         self.preempt_time = None;
         self.preempting = false;
@@ -540,6 +643,8 @@ impl Instance {
     fn transition(&mut self, to: State, reason: StateChangeReason) {
         let from = self.state;
         self.state = to;
+        // A wish to be master only means something while waiting in Backup.
+        self.wants_master = false;
         tracing::debug!(instance = %self.config.name, vrid = self.config.vrid,
             %from, %to, ?reason, "state change");
         self.actions
