@@ -548,7 +548,7 @@ fn validate_interval(i: &VrrpInstanceConfig, path: Vec<super::Seg>, d: &mut Diag
             );
         }
     } else {
-        let ok = iv.as_nanos() % 10_000_000 == 0
+        let ok = iv.as_nanos().is_multiple_of(10_000_000)
             && (1..=u128::from(V3_MAX_INTERVAL_CS)).contains(&(ms / 10));
         if !ok {
             d.error(

@@ -13,8 +13,13 @@ pub mod timers;
 pub mod wire;
 
 // I/O: sockets, netlink, and the per-instance driver.
+pub mod driver;
+pub mod garp;
+pub mod linkwatch;
 pub mod rtnl;
 pub mod socket;
+pub mod vip;
+pub mod vmac;
 
 pub use garp_schedule::GarpConfig;
 pub use instance::{

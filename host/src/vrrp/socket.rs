@@ -66,12 +66,13 @@ pub struct RecvMeta {
     pub ifindex: u32,
 }
 
-/// A received datagram: the VRRP bytes plus metadata.
-#[derive(Debug)]
-pub struct Received<'b> {
+/// A received datagram: where its VRRP bytes are in the buffer, plus metadata.
+/// (A range rather than a slice, so the buffer can be reborrowed at once.)
+#[derive(Debug, Clone)]
+pub struct Datagram {
     pub meta: RecvMeta,
-    /// The VRRP packet (for IPv4, after the IP header).
-    pub vrrp: &'b [u8],
+    /// The VRRP packet in the receive buffer (for IPv4, after the IP header).
+    pub vrrp: std::ops::Range<usize>,
     /// For IPv4, the total length field of the IP header claims this many VRRP bytes.
     pub ip_payload_len: usize,
 }
@@ -174,7 +175,7 @@ impl VrrpSocket {
     /// Waits for the next datagram and splits it into metadata and VRRP bytes.
     /// The outer `io::Result` is the socket's; the inner one says whether the
     /// datagram was well-formed enough to look at.
-    pub async fn recv<'b>(&self, buf: &'b mut [u8]) -> io::Result<Result<Received<'b>, RecvError>> {
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Result<Datagram, RecvError>> {
         loop {
             let mut guard = self.fd.readable().await?;
             match guard.try_io(|s| recv_raw(s.get_ref().as_raw_fd(), self.family, buf)) {
@@ -186,13 +187,13 @@ impl VrrpSocket {
         }
     }
 
-    fn split<'b>(
+    fn split(
         &self,
-        buf: &'b [u8],
+        buf: &[u8],
         n: usize,
         mut meta: RecvMeta,
         truncated: bool,
-    ) -> Result<Received<'b>, RecvError> {
+    ) -> Result<Datagram, RecvError> {
         if truncated {
             return Err(RecvError::Oversize);
         }
@@ -201,10 +202,10 @@ impl VrrpSocket {
             meta.ifindex = self.ifindex;
         }
         match self.family {
-            Family::Ipv6 => Ok(Received {
+            Family::Ipv6 => Ok(Datagram {
                 meta,
-                vrrp: data,
-                ip_payload_len: data.len(),
+                vrrp: 0..n,
+                ip_payload_len: n,
             }),
             Family::Ipv4 => {
                 // Raw IPv4 sockets deliver the IP header; the kernel has checked
@@ -220,9 +221,9 @@ impl VrrpSocket {
                 if meta.ttl.is_none() {
                     meta.ttl = Some(data[8]);
                 }
-                Ok(Received {
+                Ok(Datagram {
                     meta,
-                    vrrp: &data[ihl..],
+                    vrrp: ihl..n,
                     ip_payload_len: payload_len,
                 })
             }
