@@ -72,12 +72,46 @@ impl InstanceConfig {
 
     /// Checks the combination; [`super::Instance::new`] calls it.
     pub fn validate(&self) -> Result<(), InstanceConfigError> {
-        todo!()
+        if self.vrid == 0 {
+            return Err(InstanceConfigError::ZeroVrid);
+        }
+        if self.priority == 0 {
+            return Err(InstanceConfigError::ZeroPriority);
+        }
+        if !self.advert_interval.fits(self.version) {
+            return Err(InstanceConfigError::Interval {
+                interval: self.advert_interval,
+                version: self.version,
+            });
+        }
+        if self.version == Version::V2 && self.primary_address.is_ipv6() {
+            return Err(InstanceConfigError::V2OverIpv6);
+        }
+        if self.version == Version::V3 && self.auth != Auth::None {
+            return Err(InstanceConfigError::AuthWithV3);
+        }
+        if self.virtual_addresses.is_empty() {
+            return Err(InstanceConfigError::NoVirtualAddresses);
+        }
+        if self.virtual_addresses.len() > 255 {
+            return Err(InstanceConfigError::TooManyAddresses(
+                self.virtual_addresses.len(),
+            ));
+        }
+        if let Some(a) = self
+            .virtual_addresses
+            .iter()
+            .find(|a| a.is_ipv4() != self.primary_address.is_ipv4())
+        {
+            return Err(InstanceConfigError::MixedFamilies(*a));
+        }
+        Ok(())
     }
 }
 
 /// A combination of parameters the protocol cannot run with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum InstanceConfigError {
     #[error("VRID must be 1..=255, not 0")]
     ZeroVrid,
@@ -96,4 +130,8 @@ pub enum InstanceConfigError {
     TooManyAddresses(usize),
     #[error("authentication is a VRRPv2 feature; VRRPv3 has none")]
     AuthWithV3,
+    /// RFC 9568 §5.2.5: the count must be at least 1, and peers ignore
+    /// adverts with none.
+    #[error("at least one virtual address is needed")]
+    NoVirtualAddresses,
 }

@@ -131,14 +131,14 @@ impl DropCounts {
         DropReason::ALL.iter().map(|r| (*r, self.get(*r)))
     }
 
-    #[allow(dead_code)] // used once the bodies land
     pub(crate) fn bump(&mut self, reason: DropReason) {
         self.0[reason.index()] += 1;
     }
 }
 
-/// Everything an instance counts.
+/// Everything an instance counts. `#[non_exhaustive]`: read it, don't build it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Counters {
     /// Adverts that passed every check.
     pub adverts_received: u64,
@@ -150,5 +150,9 @@ pub struct Counters {
     /// Accepted adverts whose address list differs from ours (RFC 5798
     /// §6.4.3 lets us log and keep them).
     pub address_list_mismatch: u64,
+    /// v3 IPv4 unicast adverts whose checksum only matched with the
+    /// multicast group as pseudo-header destination (Keepalived < 2.0's
+    /// way; Keepalived 2.x accepts it too, `unicast_chksum_compat`).
+    pub unicast_checksum_compat: u64,
     pub drops: DropCounts,
 }

@@ -33,3 +33,6 @@ pub const MULTICAST_V6: std::net::Ipv6Addr =
     std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 /// TTL / hop limit VRRP packets are sent with and must arrive with.
 pub const TTL: u8 = 255;
+
+#[cfg(test)]
+mod tests;
