@@ -249,8 +249,13 @@ impl Driver {
                             dst: m.dst,
                             ttl: m.ttl.unwrap_or(0),
                         };
-                        if let Err(reason) = instance.handle_packet(now, &rx, bytes) {
-                            debug!(src = %m.src, %reason, "dropped a received packet");
+                        let was_master = instance.state() == State::Master;
+                        match instance.handle_packet(now, &rx, bytes) {
+                            Err(reason) => {
+                                debug!(src = %m.src, %reason, "dropped a received packet")
+                            }
+                            Ok(()) if was_master => exec.reasserting = true,
+                            Ok(()) => {}
                         }
                     }
                 }
@@ -319,6 +324,17 @@ impl Driver {
             match action {
                 Action::SendAdvert(repr) => {
                     let src = instance.config().primary_address;
+                    // A master answering another master's advert re-asserts
+                    // itself; the other one may have taken the LAN's ARP
+                    // caches while we could not hear each other, so refresh
+                    // them too (Keepalived does). The core leaves this out.
+                    if exec.reasserting && instance.state() == State::Master && repr.priority > 0 {
+                        let addrs: Vec<IpAddr> = self.vips.addrs().collect();
+                        match self.garp.announce(&addrs, self.spec.config.garp.repeat) {
+                            Ok(n) => exec.io.announcements_sent += n as u64,
+                            Err(e) => warn!(error = %e, "gratuitous ARP / NA not sent"),
+                        }
+                    }
                     for dst in self.sock.destinations() {
                         let sent = repr
                             .emit(&mut exec.tx, src, *dst)
@@ -366,6 +382,7 @@ impl Driver {
                 }
             }
         }
+        exec.reasserting = false;
         for &(from, to, reason, _) in &exec.transitions {
             info!(
                 %from,
@@ -400,6 +417,8 @@ struct Exec {
     scratch: Vec<u8>,
     io: crate::status::IoCounters,
     vips_held: bool,
+    /// The last event was an advert accepted while master.
+    reasserting: bool,
     transitions: Vec<(State, State, StateChangeReason, SystemTime)>,
 }
 
@@ -410,6 +429,7 @@ impl Default for Exec {
             scratch: vec![0; MAX_PACKET + super::socket::IPV4_HEADER_LEN],
             io: Default::default(),
             vips_held: false,
+            reasserting: false,
             transitions: Vec::with_capacity(4),
         }
     }
