@@ -8,6 +8,7 @@
 
 pub mod bins;
 pub mod cable;
+pub mod inject;
 pub mod lan;
 pub mod netns;
 pub mod privilege;
