@@ -56,11 +56,12 @@ pub fn ensure(rtnl: &mut Rtnl, parent: &Link, name: &str, mac: MacAddr) -> Resul
         .link_by_name(name)?
         .ok_or_else(|| VmacError::Vanished(name.to_owned()))?;
     // Answer ARP for the VIP only on the macvlan (with the virtual MAC), not
-    // on the parent with its own MAC.
-    set_sysctl(
-        &format!("/proc/sys/net/ipv4/conf/{}/arp_ignore", parent.name),
-        "1",
-    )?;
+    // on the parent with its own MAC; and never announce the VIP with the
+    // parent's MAC in the parent's own ARP requests (replies from the VIP are
+    // routed out of the parent).
+    let parent_conf = format!("/proc/sys/net/ipv4/conf/{}", parent.name);
+    set_sysctl(&format!("{parent_conf}/arp_ignore"), "1")?;
+    set_sysctl(&format!("{parent_conf}/arp_announce"), "2")?;
     set_sysctl(&format!("/proc/sys/net/ipv4/conf/{name}/arp_ignore"), "1")?;
     rtnl.set_link_up(link.index, true)?;
     Ok(link)
