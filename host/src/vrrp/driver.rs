@@ -21,7 +21,7 @@ use super::rtnl::{IfAddr, Link, Rtnl, RtnlError};
 use super::socket::{Destinations, MAX_PACKET, RecvError, SocketConfig, VrrpSocket};
 use super::vip::VipSet;
 use super::vmac::{self, VmacError};
-use super::wire::{AdvertInterval, Auth, MacAddr, Version, peek_vrid};
+use super::wire::{AdvertInterval, Auth, MacAddr, Version, VrrpRepr, peek_vrid};
 use super::{
     Action, FaultSource, GarpConfig, Instance, InstanceConfig, InstanceConfigError, Received,
     State, StateChangeReason,
@@ -235,6 +235,9 @@ impl Driver {
                 Event::Packet(Ok(Err(RecvError::Oversize))) => exec.io.oversize += 1,
                 Event::Packet(Ok(Ok(dg))) => {
                     let m = dg.meta;
+                    if let Some(n) = m.queue_drops {
+                        exec.io.socket_overflow = u64::from(n);
+                    }
                     let bytes = &rxbuf[dg.vrrp.clone()];
                     if !unicast_peers.is_empty() && !unicast_peers.contains(&m.src) {
                         exec.io.unknown_peer += 1;
@@ -323,33 +326,14 @@ impl Driver {
         while let Some(action) = instance.poll_action() {
             match action {
                 Action::SendAdvert(repr) => {
-                    let src = instance.config().primary_address;
                     // A master answering another master's advert re-asserts
                     // itself; the other one may have taken the LAN's ARP
                     // caches while we could not hear each other, so refresh
                     // them too (Keepalived does). The core leaves this out.
                     if exec.reasserting && instance.state() == State::Master && repr.priority > 0 {
-                        let addrs: Vec<IpAddr> = self.vips.addrs().collect();
-                        match self.garp.announce(&addrs, self.spec.config.garp.repeat) {
-                            Ok(n) => exec.io.announcements_sent += n as u64,
-                            Err(e) => warn!(error = %e, "gratuitous ARP / NA not sent"),
-                        }
+                        self.refresh_arp_caches(exec);
                     }
-                    for dst in self.sock.destinations() {
-                        let sent = repr
-                            .emit(&mut exec.tx, src, *dst)
-                            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-                            .and_then(|n| {
-                                self.sock
-                                    .send(src, *dst, &exec.tx[..n], &mut exec.scratch, 0)
-                            });
-                        if let Err(e) = sent {
-                            exec.io.send_errors += 1;
-                            if exec.io.send_errors.is_power_of_two() {
-                                warn!(%dst, error = %e, count = exec.io.send_errors, "advert not sent");
-                            }
-                        }
-                    }
+                    self.send_advert(instance, exec, &repr);
                 }
                 Action::AddAddresses(addrs) => match self.vips.install(&mut self.rtnl, &addrs) {
                     Ok(_) => exec.vips_held = true,
@@ -378,11 +362,37 @@ impl Driver {
                     }
                 }
                 Action::StateChange { from, to, reason } => {
-                    exec.transitions.push((from, to, reason, SystemTime::now()))
+                    exec.transitions.push((from, to, reason, SystemTime::now()));
+                    if from == State::Master
+                        && to == State::Backup
+                        && matches!(
+                            reason,
+                            StateChangeReason::HigherPriority | StateChangeReason::HigherAddress
+                        )
+                    {
+                        exec.stepped_down = true;
+                    }
                 }
             }
         }
         exec.reasserting = false;
+        if exec.stepped_down {
+            // Two masters met (a partition healed) and we lost. If the winner
+            // never hears us, it never refreshes the ARP caches we took, and
+            // clients keep sending to us for seconds. One last advert with our
+            // (lower) priority makes it re-assert and announce at once.
+            exec.stepped_down = false;
+            let c = instance.config();
+            let repr = VrrpRepr {
+                version: c.version,
+                vrid: c.vrid,
+                priority: instance.priority(),
+                interval: c.advert_interval,
+                auth: c.auth,
+                addresses: c.virtual_addresses.clone(),
+            };
+            self.send_advert(instance, exec, &repr);
+        }
         for &(from, to, reason, _) in &exec.transitions {
             info!(
                 %from,
@@ -392,6 +402,35 @@ impl Driver {
                 master = ?instance.master_address(),
                 "state change"
             );
+        }
+    }
+
+    /// Sends one advert to every destination (each with its own checksum).
+    fn send_advert(&self, instance: &Instance, exec: &mut Exec, repr: &VrrpRepr) {
+        let src = instance.config().primary_address;
+        for dst in self.sock.destinations() {
+            let sent = repr
+                .emit(&mut exec.tx, src, *dst)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+                .and_then(|n| {
+                    self.sock
+                        .send(src, *dst, &exec.tx[..n], &mut exec.scratch, 0)
+                });
+            if let Err(e) = sent {
+                exec.io.send_errors += 1;
+                if exec.io.send_errors.is_power_of_two() {
+                    warn!(%dst, error = %e, count = exec.io.send_errors, "advert not sent");
+                }
+            }
+        }
+    }
+
+    /// Announces every VIP again (a burst of `garp.repeat`).
+    fn refresh_arp_caches(&self, exec: &mut Exec) {
+        let addrs: Vec<IpAddr> = self.vips.addrs().collect();
+        match self.garp.announce(&addrs, self.spec.config.garp.repeat) {
+            Ok(n) => exec.io.announcements_sent += n as u64,
+            Err(e) => warn!(error = %e, "gratuitous ARP / NA not sent"),
         }
     }
 
@@ -419,6 +458,8 @@ struct Exec {
     vips_held: bool,
     /// The last event was an advert accepted while master.
     reasserting: bool,
+    /// This batch moved us from Master to Backup because another master won.
+    stepped_down: bool,
     transitions: Vec<(State, State, StateChangeReason, SystemTime)>,
 }
 
@@ -430,6 +471,7 @@ impl Default for Exec {
             io: Default::default(),
             vips_held: false,
             reasserting: false,
+            stepped_down: false,
             transitions: Vec::with_capacity(4),
         }
     }

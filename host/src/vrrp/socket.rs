@@ -34,6 +34,8 @@ pub const VRRP_TTL: u8 = 255;
 pub const TOS_CS6: u8 = 0xc0;
 /// Length of the IPv4 header we write (no options).
 pub const IPV4_HEADER_LEN: usize = 20;
+/// Receive buffer of the VRRP socket.
+const RCVBUF: i32 = 1 << 20;
 /// Largest VRRP packet we handle: 255 IPv6 addresses + header; anything longer is not VRRP.
 pub const MAX_PACKET: usize = 8 + 255 * 16 + 16;
 
@@ -64,6 +66,9 @@ pub struct RecvMeta {
     /// IPv4 TTL or IPv6 hop limit; `None` if the kernel did not say (treated as bad).
     pub ttl: Option<u8>,
     pub ifindex: u32,
+    /// Datagrams the kernel dropped on this socket's full receive queue so
+    /// far (`SO_RXQ_OVFL`, cumulative), when it said.
+    pub queue_drops: Option<u32>,
 }
 
 /// A received datagram: where its VRRP bytes are in the buffer, plus metadata.
@@ -106,6 +111,12 @@ impl VrrpSocket {
         sock.set_nonblocking(true)?;
         sock.bind_device(Some(cfg.interface.as_bytes()))?;
         let fd = sock.as_raw_fd();
+        // Room for bursts (a flood must not starve real adverts), beyond
+        // rmem_max when we may; and the kernel tells us what it still drops.
+        if setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, RCVBUF).is_err() {
+            let _ = sock.set_recv_buffer_size(RCVBUF as usize);
+        }
+        setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RXQ_OVFL, 1)?;
         match cfg.family {
             Family::Ipv4 => {
                 sock.set_header_included_v4(true)?;
@@ -337,6 +348,7 @@ fn recv_raw(fd: RawFd, family: Family, buf: &mut [u8]) -> io::Result<(usize, Rec
         },
         ttl: None,
         ifindex: 0,
+        queue_drops: None,
     };
 
     // SAFETY: CMSG_* walk the control buffer the kernel filled, bounded by
@@ -355,6 +367,9 @@ fn recv_raw(fd: RawFd, family: Family, buf: &mut [u8]) -> io::Result<(usize, Rec
                     let pi = std::ptr::read_unaligned(data.cast::<libc::in_pktinfo>());
                     meta.dst = IpAddr::V4(Ipv4Addr::from(u32::from_be(pi.ipi_addr.s_addr)));
                     meta.ifindex = pi.ipi_ifindex as u32;
+                }
+                (libc::SOL_SOCKET, libc::SO_RXQ_OVFL) => {
+                    meta.queue_drops = Some(std::ptr::read_unaligned(data.cast::<u32>()));
                 }
                 (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {
                     let v = std::ptr::read_unaligned(data.cast::<libc::c_int>());
