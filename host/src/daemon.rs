@@ -43,10 +43,16 @@ pub struct Handles {
 pub async fn run(config: Config) -> Result<(), DaemonError> {
     let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
     let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
+    // SIGHUP's default action would kill us with the VIPs still on the
+    // interface; until reload exists, it is ignored (and said so).
+    let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
     run_until(config, async move {
-        tokio::select! {
-            _ = term.recv() => info!("SIGTERM: stopping"),
-            _ = int.recv() => info!("SIGINT: stopping"),
+        loop {
+            tokio::select! {
+                _ = term.recv() => break info!("SIGTERM: stopping"),
+                _ = int.recv() => break info!("SIGINT: stopping"),
+                _ = hup.recv() => tracing::warn!("SIGHUP: reload is not supported yet; ignored"),
+            }
         }
     })
     .await
