@@ -19,6 +19,7 @@ use super::garp::GarpSender;
 use super::linkwatch::{LinkEvent, LinkWatch};
 use super::rtnl::{IfAddr, Link, Rtnl, RtnlError};
 use super::socket::{Destinations, MAX_PACKET, RecvError, SocketConfig, VrrpSocket};
+use super::timer::Timer;
 use super::vip::VipSet;
 use super::vmac::{self, VmacError};
 use super::wire::{AdvertInterval, Auth, MacAddr, Version, VrrpRepr, peek_vrid};
@@ -176,7 +177,7 @@ impl Driver {
             }
             info!(interface = %self.link.name, "waiting for a usable source address");
             tokio::select! {
-                _ = shutdown.changed() => return self.finish(None),
+                _ = shutdown.changed() => return self.finish(),
                 r = self.watch.next(&mut events) => {
                     r.map_err(io_err("link notifications"))?;
                     events.clear();
@@ -202,13 +203,19 @@ impl Driver {
 
         let unicast_peers = self.spec.config.unicast_peers.clone();
         let mut rxbuf = vec![0u8; MAX_PACKET + 64];
+        let mut timer = Timer::new().map_err(io_err("timerfd"))?;
         loop {
-            let deadline = instance.poll_timeout();
+            timer
+                .set(instance.poll_timeout())
+                .map_err(io_err("timerfd"))?;
             let ev = tokio::select! {
                 biased;
                 _ = shutdown.changed() => Event::Shutdown,
                 r = self.sock.recv(&mut rxbuf) => Event::Packet(r),
-                _ = sleep_until(deadline) => Event::Timer,
+                r = timer.wait() => match r {
+                    Ok(()) => Event::Timer,
+                    Err(e) => return Err(io_err("timerfd")(e)),
+                },
                 r = self.watch.next(&mut events) => Event::Link(r),
                 c = commands.recv() => match c {
                     Some(c) => Event::Command(c),
@@ -301,11 +308,11 @@ impl Driver {
         instance.shutdown(Instant::now());
         self.drain(&mut instance, &mut exec);
         self.publish(&instance, &mut exec);
-        self.finish(Some(primary))
+        self.finish()
     }
 
     /// Releases whatever is left (VIPs, the macvlan); never fails the shutdown.
-    fn finish(mut self, _primary: Option<IpAddr>) -> Result<(), DriverError> {
+    fn finish(mut self) -> Result<(), DriverError> {
         match self.vips.reconcile(&mut self.rtnl, false) {
             Ok(d) if !d.removed.is_empty() => debug!(removed = ?d.removed, "VIPs released"),
             Ok(_) => {}
@@ -484,13 +491,6 @@ enum Event {
     Command(Command),
     Packet(io::Result<Result<super::socket::Datagram, RecvError>>),
     Link(io::Result<()>),
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// The core's view of the config, with the resolved primary address.

@@ -3,7 +3,6 @@
 //! its primary address appears or disappears.
 
 use std::io;
-use std::os::fd::AsRawFd;
 
 use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
 use netlink_packet_route::RouteNetlinkMessage;
@@ -102,9 +101,5 @@ impl LinkWatch {
             }
         }
         Ok(())
-    }
-
-    pub fn raw_fd(&self) -> i32 {
-        self.fd.get_ref().as_raw_fd()
     }
 }

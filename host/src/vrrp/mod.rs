@@ -18,6 +18,7 @@ pub mod garp;
 pub mod linkwatch;
 pub mod rtnl;
 pub mod socket;
+pub mod timer;
 pub mod vip;
 pub mod vmac;
 
