@@ -259,13 +259,8 @@ impl Driver {
                             dst: m.dst,
                             ttl: m.ttl.unwrap_or(0),
                         };
-                        let was_master = instance.state() == State::Master;
-                        match instance.handle_packet(now, &rx, bytes) {
-                            Err(reason) => {
-                                debug!(src = %m.src, %reason, "dropped a received packet")
-                            }
-                            Ok(()) if was_master => exec.reasserting = true,
-                            Ok(()) => {}
+                        if let Err(reason) = instance.handle_packet(now, &rx, bytes) {
+                            debug!(src = %m.src, %reason, "dropped a received packet");
                         }
                     }
                 }
@@ -332,16 +327,7 @@ impl Driver {
     fn drain(&mut self, instance: &mut Instance, exec: &mut Exec) {
         while let Some(action) = instance.poll_action() {
             match action {
-                Action::SendAdvert(repr) => {
-                    // A master answering another master's advert re-asserts
-                    // itself; the other one may have taken the LAN's ARP
-                    // caches while we could not hear each other, so refresh
-                    // them too (Keepalived does). The core leaves this out.
-                    if exec.reasserting && instance.state() == State::Master && repr.priority > 0 {
-                        self.refresh_arp_caches(exec);
-                    }
-                    self.send_advert(instance, exec, &repr);
-                }
+                Action::SendAdvert(repr) => self.send_advert(instance, exec, &repr),
                 Action::AddAddresses(addrs) => match self.vips.install(&mut self.rtnl, &addrs) {
                     Ok(_) => exec.vips_held = true,
                     Err(e) => {
@@ -369,36 +355,9 @@ impl Driver {
                     }
                 }
                 Action::StateChange { from, to, reason } => {
-                    exec.transitions.push((from, to, reason, SystemTime::now()));
-                    if from == State::Master
-                        && to == State::Backup
-                        && matches!(
-                            reason,
-                            StateChangeReason::HigherPriority | StateChangeReason::HigherAddress
-                        )
-                    {
-                        exec.stepped_down = true;
-                    }
+                    exec.transitions.push((from, to, reason, SystemTime::now()))
                 }
             }
-        }
-        exec.reasserting = false;
-        if exec.stepped_down {
-            // Two masters met (a partition healed) and we lost. If the winner
-            // never hears us, it never refreshes the ARP caches we took, and
-            // clients keep sending to us for seconds. One last advert with our
-            // (lower) priority makes it re-assert and announce at once.
-            exec.stepped_down = false;
-            let c = instance.config();
-            let repr = VrrpRepr {
-                version: c.version,
-                vrid: c.vrid,
-                priority: instance.priority(),
-                interval: c.advert_interval,
-                auth: c.auth,
-                addresses: c.virtual_addresses.clone(),
-            };
-            self.send_advert(instance, exec, &repr);
         }
         for &(from, to, reason, _) in &exec.transitions {
             info!(
@@ -432,15 +391,6 @@ impl Driver {
         }
     }
 
-    /// Announces every VIP again (a burst of `garp.repeat`).
-    fn refresh_arp_caches(&self, exec: &mut Exec) {
-        let addrs: Vec<IpAddr> = self.vips.addrs().collect();
-        match self.garp.announce(&addrs, self.spec.config.garp.repeat) {
-            Ok(n) => exec.io.announcements_sent += n as u64,
-            Err(e) => warn!(error = %e, "gratuitous ARP / NA not sent"),
-        }
-    }
-
     fn publish(&self, instance: &Instance, exec: &mut Exec) {
         let mut live = self.cell.live();
         live.state = Some(instance.state());
@@ -463,10 +413,6 @@ struct Exec {
     scratch: Vec<u8>,
     io: crate::status::IoCounters,
     vips_held: bool,
-    /// The last event was an advert accepted while master.
-    reasserting: bool,
-    /// This batch moved us from Master to Backup because another master won.
-    stepped_down: bool,
     transitions: Vec<(State, State, StateChangeReason, SystemTime)>,
 }
 
@@ -477,8 +423,6 @@ impl Default for Exec {
             scratch: vec![0; MAX_PACKET + super::socket::IPV4_HEADER_LEN],
             io: Default::default(),
             vips_held: false,
-            reasserting: false,
-            stepped_down: false,
             transitions: Vec::with_capacity(4),
         }
     }
@@ -533,6 +477,9 @@ pub fn instance_config(spec: &DriverSpec, primary: IpAddr) -> Result<InstanceCon
         refresh_repeat: g.refresh_repeat,
         interval: g.interval.get(),
     };
+    ic.garp_lower_prio_repeat = g.lower_prio_repeat;
+    ic.garp_lower_prio_delay = g.lower_prio_delay.get();
+    ic.higher_prio_send_advert = c.higher_prio_send_advert;
     Ok(ic)
 }
 
