@@ -2,6 +2,11 @@
 //! packets, timer expiries and link changes, and carries out its actions
 //! (adverts, VIPs, announcements).
 //!
+//! Each instance runs on its own thread, waiting in one level-triggered
+//! `epoll_wait` on four fds: the VRRP socket, a timerfd for the core's next
+//! deadline, link notifications, and the control eventfd (stop, commands).
+//! Per advert that is one wake-up and two or three syscalls, like Keepalived.
+//!
 //! Hot paths: the receive buffer is reused and packets are handed to the core
 //! as slices; on becoming master the core's actions (add VIPs, announce, send
 //! the advert) run inline before any logging or status update.
@@ -12,11 +17,11 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use netlink_packet_route::AddressFamily;
-use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
 
 use super::garp::GarpSender;
 use super::linkwatch::{LinkEvent, LinkWatch};
+use super::poller::{Command, Control, Poller};
 use super::rtnl::{IfAddr, Link, Rtnl, RtnlError};
 use super::socket::{Destinations, MAX_PACKET, RecvError, SocketConfig, VrrpSocket};
 use super::timer::Timer;
@@ -29,6 +34,11 @@ use super::{
 };
 use crate::config::vrrp::{Family, VrrpInstanceConfig};
 use crate::status::registry::{InstanceCell, reason_str};
+
+const TOKEN_CONTROL: u64 = 0;
+const TOKEN_LINK: u64 = 1;
+const TOKEN_SOCKET: u64 = 2;
+const TOKEN_TIMER: u64 = 3;
 
 /// Why an instance could not start.
 #[derive(Debug, thiserror::Error)]
@@ -53,15 +63,6 @@ pub enum DriverError {
 
 fn io_err(what: &'static str) -> impl FnOnce(io::Error) -> DriverError {
     move |source| DriverError::Io { what, source }
-}
-
-/// Requests from the rest of the daemon (health-check tracking, issue 4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
-    /// Set the effective priority (configured ± track weights).
-    SetPriority(u8),
-    /// A tracked check with weight 0 failed (true) or recovered (false).
-    SetTrackingFault(bool),
 }
 
 /// One instance's static description, as the daemon hands it over.
@@ -91,7 +92,7 @@ pub struct Driver {
 
 impl Driver {
     /// Resolves the interface, cleans VIPs a crashed run left behind, opens
-    /// the sockets. Must run inside the tokio runtime.
+    /// the sockets.
     pub fn start(spec: DriverSpec, cell: Arc<InstanceCell>) -> Result<Driver, DriverError> {
         let cfg = &spec.config;
         let family = cfg.family();
@@ -159,14 +160,16 @@ impl Driver {
         })
     }
 
-    /// Runs until `shutdown` turns true; then sends priority 0 (if master),
-    /// releases the VIPs and returns.
-    pub async fn run(
-        mut self,
-        mut shutdown: watch::Receiver<bool>,
-        mut commands: mpsc::Receiver<Command>,
-    ) -> Result<(), DriverError> {
+    /// Runs on the calling thread until `control` asks to stop; then sends
+    /// priority 0 (if master), releases the VIPs and returns.
+    pub fn run(mut self, control: &Control) -> Result<(), DriverError> {
+        let mut poller = Poller::new().map_err(io_err("epoll"))?;
+        poller
+            .add(control.raw_fd(), TOKEN_CONTROL)
+            .and_then(|()| poller.add(self.watch.raw_fd(), TOKEN_LINK))
+            .map_err(io_err("epoll"))?;
         let mut events = Vec::new();
+        let mut commands = Vec::new();
         let mut link_running = self.link.running;
 
         // Without a primary address (IPv6 link-local still in DAD, say) there
@@ -176,21 +179,26 @@ impl Driver {
                 break p;
             }
             info!(interface = %self.link.name, "waiting for a usable source address");
-            tokio::select! {
-                _ = shutdown.changed() => return self.finish(),
-                r = self.watch.next(&mut events) => {
-                    r.map_err(io_err("link notifications"))?;
-                    events.clear();
-                    self.primary = find_primary(&mut self.rtnl, &self.link, &self.spec.config)?;
-                }
+            let mut ready = 0u64;
+            poller.wait(|t| ready |= 1 << t).map_err(io_err("epoll"))?;
+            if ready & (1 << TOKEN_CONTROL) != 0 && control.take(&mut commands) {
+                return self.finish();
+            }
+            if ready & (1 << TOKEN_LINK) != 0 {
+                while matches!(self.watch.try_next(&mut events), Ok(true)) {}
+                events.clear();
+                self.primary = find_primary(&mut self.rtnl, &self.link, &self.spec.config)?;
             }
         };
 
+        let mut timer = Timer::new().map_err(io_err("timerfd"))?;
+        poller
+            .add(self.sock.raw_fd(), TOKEN_SOCKET)
+            .and_then(|()| poller.add(timer.raw_fd(), TOKEN_TIMER))
+            .map_err(io_err("epoll"))?;
+
         let mut instance = Instance::new(instance_config(&self.spec, primary)?)?;
-        {
-            let mut live = self.cell.live();
-            live.primary_address = Some(primary);
-        }
+        self.cell.live().primary_address = Some(primary);
         let mut primary_present = true;
         let now = Instant::now();
         if !link_running {
@@ -203,77 +211,94 @@ impl Driver {
 
         let unicast_peers = self.spec.config.unicast_peers.clone();
         let mut rxbuf = vec![0u8; MAX_PACKET + 64];
-        let mut timer = Timer::new().map_err(io_err("timerfd"))?;
-        loop {
+        'run: loop {
             timer
                 .set(instance.poll_timeout())
                 .map_err(io_err("timerfd"))?;
-            let ev = tokio::select! {
-                biased;
-                _ = shutdown.changed() => Event::Shutdown,
-                r = self.sock.recv(&mut rxbuf) => Event::Packet(r),
-                r = timer.wait() => match r {
-                    Ok(()) => Event::Timer,
-                    Err(e) => return Err(io_err("timerfd")(e)),
-                },
-                r = self.watch.next(&mut events) => Event::Link(r),
-                c = commands.recv() => match c {
-                    Some(c) => Event::Command(c),
-                    None => Event::Idle,
-                },
-            };
+            let mut ready = 0u64;
+            if let Err(e) = poller.wait(|t| ready |= 1 << t) {
+                error!(error = %e, "epoll failed; stopping the instance");
+                break 'run;
+            }
             let now = Instant::now();
-            match ev {
-                Event::Shutdown => break,
-                Event::Idle => {
-                    // The command channel closed: nobody tracks us; stop polling it.
-                    commands = mpsc::channel(1).1;
+
+            if ready & (1 << TOKEN_CONTROL) != 0 {
+                if control.take(&mut commands) {
+                    break 'run;
                 }
-                Event::Timer => instance.handle_timeout(now),
-                Event::Command(Command::SetPriority(p)) => instance.set_priority(p, now),
-                Event::Command(Command::SetTrackingFault(f)) => {
-                    instance.set_fault(FaultSource::Tracking, f, now)
-                }
-                Event::Packet(Err(e)) => {
-                    warn!(error = %e, "VRRP socket receive failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                }
-                Event::Packet(Ok(Err(RecvError::BadIpHeader))) => exec.io.bad_ip_header += 1,
-                Event::Packet(Ok(Err(RecvError::Oversize))) => exec.io.oversize += 1,
-                Event::Packet(Ok(Ok(dg))) => {
-                    let m = dg.meta;
-                    if let Some(n) = m.queue_drops {
-                        exec.io.socket_overflow = u64::from(n);
-                    }
-                    let bytes = &rxbuf[dg.vrrp.clone()];
-                    if !unicast_peers.is_empty() && !unicast_peers.contains(&m.src) {
-                        exec.io.unknown_peer += 1;
-                        debug!(src = %m.src, "dropped: not one of unicast_peers");
-                    } else if dg.ip_payload_len != bytes.len() {
-                        exec.io.ip_length_mismatch += 1;
-                    } else if peek_vrid(bytes).is_some_and(|v| self.spec.siblings.contains(&v)) {
-                        // Another instance of ours on this link: its packet, not a drop.
-                    } else {
-                        let rx = Received {
-                            src: m.src,
-                            dst: m.dst,
-                            ttl: m.ttl.unwrap_or(0),
-                        };
-                        if let Err(reason) = instance.handle_packet(now, &rx, bytes) {
-                            debug!(src = %m.src, %reason, "dropped a received packet");
+                for c in commands.drain(..) {
+                    match c {
+                        Command::SetPriority(p) => instance.set_priority(p, now),
+                        Command::SetTrackingFault(f) => {
+                            instance.set_fault(FaultSource::Tracking, f, now)
                         }
                     }
                 }
-                Event::Link(Err(e)) => {
-                    // Notifications lost (ENOBUFS): re-read the link state.
-                    debug!(error = %e, "link notifications lost; re-reading");
-                    if let Ok(Some(l)) = self.rtnl.link_by_index(self.link.index) {
-                        events.push(LinkEvent::Link(l));
+            }
+
+            if ready & (1 << TOKEN_SOCKET) != 0 {
+                // Level-triggered: one datagram per wake-up; more wake us again.
+                match self.sock.try_recv(&mut rxbuf) {
+                    Ok(None) => {}
+                    Err(e) => {
+                        warn!(error = %e, "VRRP socket receive failed");
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                    }
+                    Ok(Some(Err(RecvError::BadIpHeader))) => exec.io.bad_ip_header += 1,
+                    Ok(Some(Err(RecvError::Oversize))) => exec.io.oversize += 1,
+                    Ok(Some(Ok(dg))) => {
+                        let m = dg.meta;
+                        if let Some(n) = m.queue_drops {
+                            exec.io.socket_overflow = u64::from(n);
+                        }
+                        let bytes = &rxbuf[dg.vrrp.clone()];
+                        if !unicast_peers.is_empty() && !unicast_peers.contains(&m.src) {
+                            exec.io.unknown_peer += 1;
+                            debug!(src = %m.src, "dropped: not one of unicast_peers");
+                        } else if dg.ip_payload_len != bytes.len() {
+                            exec.io.ip_length_mismatch += 1;
+                        } else if peek_vrid(bytes).is_some_and(|v| self.spec.siblings.contains(&v))
+                        {
+                            // Another instance of ours on this link: its packet, not a drop.
+                        } else {
+                            let rx = Received {
+                                src: m.src,
+                                dst: m.dst,
+                                ttl: m.ttl.unwrap_or(0),
+                            };
+                            if let Err(reason) = instance.handle_packet(now, &rx, bytes) {
+                                debug!(src = %m.src, %reason, "dropped a received packet");
+                            }
+                        }
                     }
                 }
-                Event::Link(Ok(())) => {}
             }
-            // Link and address changes (collected by the watcher) → Fault or not.
+
+            if ready & (1 << TOKEN_TIMER) != 0 {
+                match timer.consume() {
+                    Ok(true) => instance.handle_timeout(now),
+                    Ok(false) => {}
+                    Err(e) => warn!(error = %e, "timerfd read failed"),
+                }
+            }
+
+            if ready & (1 << TOKEN_LINK) != 0 {
+                loop {
+                    match self.watch.try_next(&mut events) {
+                        Ok(true) => continue,
+                        Ok(false) => break,
+                        Err(e) => {
+                            // Notifications lost (ENOBUFS): re-read the link state.
+                            debug!(error = %e, "link notifications lost; re-reading");
+                            if let Ok(Some(l)) = self.rtnl.link_by_index(self.link.index) {
+                                events.push(LinkEvent::Link(l));
+                            }
+                            break;
+                        }
+                    }
+                }
+            }
+            // Link and address changes → Fault or not.
             if !events.is_empty() {
                 for ev in events.drain(..) {
                     match ev {
@@ -426,15 +451,6 @@ impl Default for Exec {
             transitions: Vec::with_capacity(4),
         }
     }
-}
-
-enum Event {
-    Shutdown,
-    Idle,
-    Timer,
-    Command(Command),
-    Packet(io::Result<Result<super::socket::Datagram, RecvError>>),
-    Link(io::Result<()>),
 }
 
 /// The core's view of the config, with the resolved primary address.

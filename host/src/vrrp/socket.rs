@@ -16,8 +16,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 use std::os::fd::{AsRawFd, RawFd};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
 
 use crate::config::vrrp::Family;
 
@@ -93,15 +91,14 @@ pub enum RecvError {
 
 /// The raw VRRP socket of one instance.
 pub struct VrrpSocket {
-    fd: AsyncFd<Socket>,
+    sock: Socket,
     family: Family,
     ifindex: u32,
     destinations: Destinations,
 }
 
 impl VrrpSocket {
-    /// Opens, binds to the interface and joins the group. Must run inside a
-    /// tokio runtime (the fd is registered with its reactor).
+    /// Opens (non-blocking), binds to the interface and joins the group.
     pub fn open(cfg: &SocketConfig) -> io::Result<VrrpSocket> {
         let domain = match cfg.family {
             Family::Ipv4 => Domain::IPV4,
@@ -159,8 +156,7 @@ impl VrrpSocket {
             }
         }
         Ok(VrrpSocket {
-            // SAFETY: the Socket owns its fd and keeps it open until the AsyncFd drops it.
-            fd: unsafe { AsyncFd::register_with_interest(sock, Interest::READABLE)? },
+            sock,
             family: cfg.family,
             ifindex: cfg.ifindex,
             destinations: cfg.destinations.clone(),
@@ -183,17 +179,21 @@ impl VrrpSocket {
         }
     }
 
-    /// Waits for the next datagram and splits it into metadata and VRRP bytes.
-    /// The outer `io::Result` is the socket's; the inner one says whether the
-    /// datagram was well-formed enough to look at.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Result<Datagram, RecvError>> {
+    /// The fd to wait on (readable: a datagram is queued).
+    pub fn raw_fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+
+    /// Reads one queued datagram, if any, and splits it into metadata and
+    /// VRRP bytes. `Ok(None)`: nothing queued. The inner `Result` says
+    /// whether the datagram was well-formed enough to look at.
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<Result<Datagram, RecvError>>> {
         loop {
-            let mut guard = self.fd.readable().await?;
-            match guard.try_io(|s| recv_raw(s.get_ref().as_raw_fd(), self.family, buf)) {
-                Ok(Ok((n, meta, truncated))) => return Ok(self.split(buf, n, meta, truncated)),
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(Err(e)) => return Err(e),
-                Err(_would_block) => continue,
+            match recv_raw(self.sock.as_raw_fd(), self.family, buf) {
+                Ok((n, meta, truncated)) => return Ok(Some(self.split(buf, n, meta, truncated))),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) => return Err(e),
             }
         }
     }
@@ -251,7 +251,7 @@ impl VrrpSocket {
         scratch: &mut [u8],
         ip_id: u16,
     ) -> io::Result<()> {
-        let sock = self.fd.get_ref();
+        let sock = &self.sock;
         match (src, dst) {
             (IpAddr::V4(s), IpAddr::V4(d)) => {
                 let len = IPV4_HEADER_LEN + vrrp.len();

@@ -1,25 +1,21 @@
 //! The instance's one timer, as a `timerfd` on the monotonic clock.
 //!
-//! tokio's timer wheel rounds deadlines up to the millisecond and wakes its
-//! driver through an eventfd whenever a timer is re-armed, i.e. twice per
-//! advert; at 10 ms adverts both the jitter (10 %) and the wake-ups show. A
-//! timerfd fires at the nanosecond deadline and costs one read to consume.
+//! It fires at the nanosecond deadline (a runtime's timer wheel rounds to the
+//! millisecond: 10 % jitter at 10 ms adverts) and is one more fd in the
+//! driver's poll set.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Instant;
-
-use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
 
 /// A one-shot timer that can be re-armed to any instant.
 pub struct Timer {
-    fd: AsyncFd<OwnedFd>,
+    fd: OwnedFd,
     armed: Option<Instant>,
 }
 
 impl Timer {
-    /// Must run inside a tokio runtime (the fd is registered with its reactor).
+    /// A disarmed, non-blocking timer.
     pub fn new() -> io::Result<Timer> {
         // SAFETY: plain timerfd_create(2); the fd is owned right after.
         let raw = unsafe {
@@ -32,9 +28,7 @@ impl Timer {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `raw` is a fresh fd that nothing else owns.
-        let owned = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: the OwnedFd keeps the fd open until the AsyncFd drops it.
-        let fd = unsafe { AsyncFd::register_with_interest(owned, Interest::READABLE)? };
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         Ok(Timer { fd, armed: None })
     }
 
@@ -78,7 +72,7 @@ impl Timer {
         // SAFETY: valid fd and a fully initialised itimerspec.
         let rc = unsafe {
             libc::timerfd_settime(
-                self.fd.get_ref().as_raw_fd(),
+                self.fd.as_raw_fd(),
                 libc::TFD_TIMER_ABSTIME,
                 &spec,
                 std::ptr::null_mut(),
@@ -91,36 +85,25 @@ impl Timer {
         Ok(())
     }
 
-    /// Waits until the armed deadline passes (forever when disarmed); the
-    /// timer is disarmed once it fired.
-    pub async fn wait(&mut self) -> io::Result<()> {
-        if self.armed.is_none() {
-            return std::future::pending().await;
+    /// The fd to wait on (readable: the deadline passed).
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Consumes an expiry; true if the timer had fired (it is then disarmed).
+    pub fn consume(&mut self) -> io::Result<bool> {
+        let mut buf = [0u8; 8];
+        // SAFETY: reads at most 8 bytes into a live 8-byte buffer.
+        let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(false),
+                _ => Err(e),
+            };
         }
-        loop {
-            let mut guard = self.fd.readable().await?;
-            let mut buf = [0u8; 8];
-            match guard.try_io(|fd| {
-                // SAFETY: reads 8 bytes into a live 8-byte buffer.
-                let n = unsafe { libc::read(fd.get_ref().as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
-                if n < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok(())
-                }
-            }) {
-                Ok(Ok(())) => {
-                    // One read drains every expiration: no need to read again
-                    // just to learn it would block.
-                    guard.clear_ready();
-                    self.armed = None;
-                    return Ok(());
-                }
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(Err(e)) => return Err(e),
-                Err(_would_block) => continue,
-            }
-        }
+        self.armed = None;
+        Ok(true)
     }
 }
 
@@ -145,34 +128,43 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test]
-    async fn fires_at_the_deadline_not_before() {
+    /// Waits up to `ms` for the timer's fd to become readable.
+    fn fired_within(t: &Timer, ms: i32) -> bool {
+        let mut pfd = libc::pollfd {
+            fd: t.raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one live pollfd.
+        unsafe { libc::poll(&mut pfd, 1, ms) == 1 }
+    }
+
+    #[test]
+    fn fires_at_the_deadline_not_before() {
         let mut t = Timer::new().unwrap();
         let start = Instant::now();
         t.set(Some(start + Duration::from_millis(15))).unwrap();
-        t.wait().await.unwrap();
+        assert!(fired_within(&t, 1000));
         let took = start.elapsed();
         assert!(took >= Duration::from_millis(15), "fired early: {took:?}");
-        assert!(took < Duration::from_millis(500), "fired late: {took:?}");
+        assert!(t.consume().unwrap());
+        assert_eq!(t.armed(), None);
+        assert!(!t.consume().unwrap(), "a second consume finds nothing");
     }
 
-    #[tokio::test]
-    async fn a_past_deadline_fires_at_once_and_rearming_moves_it() {
+    #[test]
+    fn a_past_deadline_fires_at_once_and_disarming_stops_it() {
         let mut t = Timer::new().unwrap();
         t.set(Some(Instant::now() + Duration::from_secs(60)))
             .unwrap();
+        assert!(!fired_within(&t, 5));
         t.set(Some(Instant::now() - Duration::from_millis(1)))
             .unwrap();
-        tokio::time::timeout(Duration::from_secs(1), t.wait())
-            .await
-            .expect("a past deadline must fire")
+        assert!(fired_within(&t, 1000), "a past deadline must fire");
+        assert!(t.consume().unwrap());
+        t.set(Some(Instant::now() + Duration::from_millis(10)))
             .unwrap();
         t.set(None).unwrap();
-        assert!(
-            tokio::time::timeout(Duration::from_millis(30), t.wait())
-                .await
-                .is_err(),
-            "a disarmed timer fired"
-        );
+        assert!(!fired_within(&t, 30), "a disarmed timer fired");
     }
 }
