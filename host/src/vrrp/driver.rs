@@ -3,9 +3,10 @@
 //! (adverts, VIPs, announcements).
 //!
 //! Each instance runs on its own thread, waiting in one level-triggered
-//! `epoll_wait` on four fds: the VRRP socket, a timerfd for the core's next
-//! deadline, link notifications, and the control eventfd (stop, commands).
-//! Per advert that is one wake-up and two or three syscalls, like Keepalived.
+//! `epoll_pwait2` on three fds (the VRRP socket, link notifications, the
+//! control eventfd for stop and commands) with the core's next deadline as a
+//! nanosecond timeout. Per advert: one wake-up and one `sendto` (master) or
+//! one `recvmsg` (backup), as in Keepalived.
 //!
 //! Hot paths: the receive buffer is reused and packets are handed to the core
 //! as slices; on becoming master the core's actions (add VIPs, announce, send
@@ -24,7 +25,6 @@ use super::linkwatch::{LinkEvent, LinkWatch};
 use super::poller::{Command, Control, Poller};
 use super::rtnl::{IfAddr, Link, Rtnl, RtnlError};
 use super::socket::{Destinations, MAX_PACKET, RecvError, SocketConfig, VrrpSocket};
-use super::timer::Timer;
 use super::vip::VipSet;
 use super::vmac::{self, VmacError};
 use super::wire::{AdvertInterval, Auth, MacAddr, Version, VrrpRepr, peek_vrid};
@@ -38,7 +38,6 @@ use crate::status::registry::{InstanceCell, reason_str};
 const TOKEN_CONTROL: u64 = 0;
 const TOKEN_LINK: u64 = 1;
 const TOKEN_SOCKET: u64 = 2;
-const TOKEN_TIMER: u64 = 3;
 
 /// Why an instance could not start.
 #[derive(Debug, thiserror::Error)]
@@ -180,7 +179,9 @@ impl Driver {
             }
             info!(interface = %self.link.name, "waiting for a usable source address");
             let mut ready = 0u64;
-            poller.wait(|t| ready |= 1 << t).map_err(io_err("epoll"))?;
+            poller
+                .wait(None, |t| ready |= 1 << t)
+                .map_err(io_err("epoll"))?;
             if ready & (1 << TOKEN_CONTROL) != 0 && control.take(&mut commands) {
                 return self.finish();
             }
@@ -191,10 +192,8 @@ impl Driver {
             }
         };
 
-        let mut timer = Timer::new().map_err(io_err("timerfd"))?;
         poller
             .add(self.sock.raw_fd(), TOKEN_SOCKET)
-            .and_then(|()| poller.add(timer.raw_fd(), TOKEN_TIMER))
             .map_err(io_err("epoll"))?;
 
         let mut instance = Instance::new(instance_config(&self.spec, primary)?)?;
@@ -212,11 +211,8 @@ impl Driver {
         let unicast_peers = self.spec.config.unicast_peers.clone();
         let mut rxbuf = vec![0u8; MAX_PACKET + 64];
         'run: loop {
-            timer
-                .set(instance.poll_timeout())
-                .map_err(io_err("timerfd"))?;
             let mut ready = 0u64;
-            if let Err(e) = poller.wait(|t| ready |= 1 << t) {
+            if let Err(e) = poller.wait(instance.poll_timeout(), |t| ready |= 1 << t) {
                 error!(error = %e, "epoll failed; stopping the instance");
                 break 'run;
             }
@@ -274,12 +270,8 @@ impl Driver {
                 }
             }
 
-            if ready & (1 << TOKEN_TIMER) != 0 {
-                match timer.consume() {
-                    Ok(true) => instance.handle_timeout(now),
-                    Ok(false) => {}
-                    Err(e) => warn!(error = %e, "timerfd read failed"),
-                }
+            if instance.poll_timeout().is_some_and(|d| d <= now) {
+                instance.handle_timeout(now);
             }
 
             if ready & (1 << TOKEN_LINK) != 0 {

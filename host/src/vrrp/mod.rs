@@ -19,7 +19,6 @@ pub mod linkwatch;
 pub mod poller;
 pub mod rtnl;
 pub mod socket;
-pub mod timer;
 pub mod vip;
 pub mod vmac;
 
