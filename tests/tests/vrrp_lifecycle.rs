@@ -193,3 +193,30 @@ fn a_missing_interface_fails_the_start_clearly() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_link_down_at_start_is_fault_until_it_comes_up() {
+    if !require_root("a_link_down_at_start_is_fault_until_it_comes_up") {
+        return;
+    }
+    let mut lan = Lan::with_hosts(1);
+    lan.add_host("client");
+    lan.host(0).add_addr("eth0", "192.0.2.1/24");
+    lan.host(1).add_addr("eth0", "192.0.2.50/24");
+    lan.host(0).link_set("eth0", false);
+    let m = Router::start(
+        lan.host(0),
+        "m",
+        &[VrrpSpec::v3(106, 200, &format!("{VIP}/24"))],
+    );
+    m.wait_state("VI_1", "FAULT", T);
+    assert!(!lan.host(0).has_addr("eth0", VIP));
+    assert_eq!(
+        m.counter("VI_1", "adverts_sent"),
+        0,
+        "a faulted instance advertised"
+    );
+    lan.host(0).link_set("eth0", true);
+    m.wait_state("VI_1", "MASTER", T);
+    wait_until(T, "client reaches the VIP", || pings(lan.host(1), VIP));
+}

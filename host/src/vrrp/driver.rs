@@ -22,8 +22,8 @@ use tracing::{debug, error, info, warn};
 
 use super::garp::GarpSender;
 use super::linkwatch::{LinkEvent, LinkWatch};
-pub use super::poller::{Command, Control};
 use super::poller::Poller;
+pub use super::poller::{Command, Control};
 use super::rtnl::{IfAddr, Link, Rtnl, RtnlError};
 use super::socket::{Destinations, MAX_PACKET, RecvError, SocketConfig, VrrpSocket};
 use super::vip::VipSet;
