@@ -3,9 +3,13 @@
 
 pub mod check;
 pub mod config;
+pub mod daemon;
 pub mod events;
 pub mod ipvs;
+pub mod link_monitor;
 pub mod logging;
 pub mod notify;
+pub mod status;
+pub mod sync_group;
 pub mod tracker;
 pub mod vrrp;

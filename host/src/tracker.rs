@@ -15,12 +15,12 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::check::CheckState;
 
 /// What a track follows.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TrackTarget {
     Check(String),
@@ -68,7 +68,7 @@ struct Track {
 }
 
 /// How one track affects the instance right now (for status and logs).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contribution {
     pub target: TrackTarget,
     pub healthy: bool,

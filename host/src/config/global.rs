@@ -15,6 +15,9 @@ pub struct GlobalConfig {
     pub cache_dir: PathBuf,
     /// Unix socket the status API listens on (`belay status` reads it).
     pub status_socket: PathBuf,
+    /// Unix socket streaming every transition, priority change, check change
+    /// and notify outcome as JSON lines (`socat - UNIX:PATH`); none: off.
+    pub event_socket: Option<PathBuf>,
 }
 
 impl Default for GlobalConfig {
@@ -24,6 +27,7 @@ impl Default for GlobalConfig {
             plugin_dir: None,
             cache_dir: PathBuf::from("/var/cache/belay"),
             status_socket: PathBuf::from("/run/belay/belay.sock"),
+            event_socket: None,
         }
     }
 }

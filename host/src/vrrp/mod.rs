@@ -15,6 +15,16 @@ pub mod instance;
 pub mod timers;
 pub mod wire;
 
+// I/O: sockets, netlink, and the per-instance driver.
+pub mod driver;
+pub mod garp;
+pub mod linkwatch;
+pub mod poller;
+pub mod rtnl;
+pub mod socket;
+pub mod vip;
+pub mod vmac;
+
 pub use garp_schedule::GarpConfig;
 pub use instance::{
     Action, Counters, DropCounts, DropReason, FaultSource, Instance, InstanceConfig,
