@@ -135,9 +135,7 @@ impl SyncGroup {
         } else if states().all(|s| s == State::Master) {
             NotifyState::Master
         } else if states().all(|s| s == State::Initialize) {
-            if self.reported.is_none() {
-                return None;
-            }
+            self.reported?;
             NotifyState::Stop
         } else if states().any(|s| s == State::Initialize) {
             return None;

@@ -47,7 +47,7 @@ impl NotifyConfig {
     }
 
     /// Checks every command under `path` (the notify table's key path).
-    pub(crate) fn validate(&self, path: &[Seg], d: &mut Diagnostics<'_>) {
+    pub(crate) fn validate(&self, path: Vec<Seg>, d: &mut Diagnostics<'_>) {
         for (key, cmd) in [
             ("master", &self.master),
             ("backup", &self.backup),

@@ -51,7 +51,7 @@ pub(super) fn validate(config: &Config, d: &mut Diagnostics<'_>) {
             }
         }
         if let Some(n) = &g.notify {
-            n.validate(&key_path!["sync_group", group, "notify"], d);
+            n.validate(key_path!["sync_group", group, "notify"], d);
         }
     }
 }

@@ -36,7 +36,7 @@ impl TrackConfig {
     }
 
     /// Checks one track at `path` (e.g. `vrrp_instance.VI_1.track[0]`).
-    pub(crate) fn validate(&self, config: &Config, path: &[Seg], d: &mut Diagnostics<'_>) {
+    pub(crate) fn validate(&self, config: &Config, path: Vec<Seg>, d: &mut Diagnostics<'_>) {
         let at = |key: &str| {
             let mut p = path.to_vec();
             p.push(Seg::from(key));

@@ -359,10 +359,10 @@ pub(super) fn validate(config: &Config, d: &mut Diagnostics<'_>) {
     for (name, inst) in &config.vrrp_instance {
         validate_instance(name, inst, d);
         for (i, t) in inst.track.iter().enumerate() {
-            t.validate(config, &key_path!["vrrp_instance", name, "track", i], d);
+            t.validate(config, key_path!["vrrp_instance", name, "track", i], d);
         }
         if let Some(n) = &inst.notify {
-            n.validate(&key_path!["vrrp_instance", name, "notify"], d);
+            n.validate(key_path!["vrrp_instance", name, "notify"], d);
         }
     }
     validate_uniqueness(config, d);
