@@ -136,10 +136,11 @@ pub struct Notifier {
 
 impl Notifier {
     /// Starts the worker (inside a tokio runtime). It ends when every
-    /// `Notifier` clone is dropped and the queue is drained.
-    pub fn spawn(hooks: Arc<Hooks>, events: EventBus) -> Notifier {
+    /// `Notifier` clone is dropped and the queue is drained; await the
+    /// returned task at shutdown so the STOP hooks get to run.
+    pub fn spawn(hooks: Arc<Hooks>, events: EventBus) -> (Notifier, tokio::task::JoinHandle<()>) {
         let (tx, mut rx) = mpsc::unbounded_channel::<Transition>();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             while let Some(t) = rx.recv().await {
                 for argv in hooks.commands_for(&t) {
                     let started = Instant::now();
@@ -160,7 +161,7 @@ impl Notifier {
                 }
             }
         });
-        Notifier { tx }
+        (Notifier { tx }, task)
     }
 
     pub fn send(&self, t: Transition) {

@@ -179,6 +179,8 @@ pub async fn run_until(
     })?;
     let server_task = tokio::spawn(server.serve(registry.clone()));
 
+    // Notify workers, awaited at shutdown so STOP hooks run.
+    let mut hook_tasks = Vec::new();
     // Start every driver before running any, so a bad interface fails the
     // start without a half-running daemon.
     let mut drivers = Vec::new();
@@ -190,10 +192,11 @@ pub async fn run_until(
             .map(|(_, o)| o.vrid)
             .collect();
         let tracked = tracking.instances.iter().find(|t| &t.name == name);
-        let notifier = c
-            .notify
-            .as_ref()
-            .map(|n| Notifier::spawn(Arc::new(n.hooks()), events.clone()));
+        let notifier = c.notify.as_ref().map(|n| {
+            let (notifier, task) = Notifier::spawn(Arc::new(n.hooks()), events.clone());
+            hook_tasks.push((task, n.timeout.get()));
+            notifier
+        });
         let group = membership.get(name.as_str()).cloned();
         let observer: Arc<dyn Observer> = Arc::new(InstanceObserver {
             name: name.clone(),
@@ -253,10 +256,11 @@ pub async fn run_until(
             .iter()
             .filter_map(|m| Some((m.clone(), control_of(m)?)))
             .collect();
-        let notifier = g
-            .notify
-            .as_ref()
-            .map(|n| Notifier::spawn(Arc::new(n.hooks()), events.clone()));
+        let notifier = g.notify.as_ref().map(|n| {
+            let (notifier, task) = Notifier::spawn(Arc::new(n.hooks()), events.clone());
+            hook_tasks.push((task, n.timeout.get()));
+            notifier
+        });
         tasks.push(groups::spawn(group, members, inbox, notifier));
     }
     if !tracking.instances.is_empty() {
@@ -288,6 +292,14 @@ pub async fn run_until(
     }
     for t in tasks {
         t.abort();
+    }
+    // The drivers (and the group tasks) held the notifiers: their queues now
+    // drain and the workers end. Each queued hook is bounded by its timeout.
+    for (task, timeout) in hook_tasks {
+        let bound = timeout * 4 + std::time::Duration::from_secs(1);
+        if tokio::time::timeout(bound, task).await.is_err() {
+            tracing::warn!("notify hooks still queued at exit; not waiting longer");
+        }
     }
     server_task.abort();
     let _ = server_task.await;
