@@ -11,6 +11,7 @@ pub mod lan;
 pub mod netns;
 pub mod privilege;
 pub mod process;
+pub mod uml;
 pub mod wait;
 
 pub use bins::{belay_bin, shared_dir, workspace_root};

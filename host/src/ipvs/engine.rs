@@ -1,0 +1,1 @@
+//! The IPVS task of the daemon (wired in below).
