@@ -107,8 +107,10 @@ fn main() {
         info.version
     );
 
-    let (mut t_adm, mut t_belay, mut t_again) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut belay_counters, mut again_counters) = (None, None);
+    let (mut t_adm, mut t_belay, mut t_again, mut t_full, mut t_plain) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut belay_counters, mut again_counters, mut full_counters, mut plain_counters) =
+        (None, None, None, None);
     for round in 0..rounds {
         // Baseline: ipvsadm restoring the same table from scratch.
         client.flush().expect("flush");
@@ -133,23 +135,64 @@ fn main() {
         assert_eq!(again.counters.writes, 0, "re-apply wrote");
         t_again.push(again.elapsed);
         again_counters = Some(again.counters);
+        assert!(rec.client().uses_uring(), "io_uring unavailable");
+
+        // A full resync reads every destination back: over io_uring, then
+        // one dump after the other.
+        let full = rec.resync(&want).expect("resync");
+        assert_eq!(full.counters.writes, 0, "resync wrote");
+        t_full.push(full.elapsed);
+        full_counters = Some(full.counters);
+        rec.client().set_uring(false);
+        let plain = rec.resync(&want).expect("resync");
+        assert_eq!(plain.counters.writes, 0, "resync wrote");
+        t_plain.push(plain.elapsed);
+        plain_counters = Some(plain.counters);
         let by_belay = client.read_table(|_| true).expect("dump");
         assert!(by_belay.same_as(&want), "belay built a different table");
         println!(
-            "round {round}: ipvsadm -R {}, belay apply {}, belay re-apply {}",
+            "round {round}: ipvsadm -R {}, belay apply {}, re-apply {}, full resync {} (without io_uring {})",
             ms(t_adm[round]),
             ms(t_belay[round]),
-            ms(t_again[round])
+            ms(t_again[round]),
+            ms(t_full[round]),
+            ms(t_plain[round])
         );
     }
+    // Where a re-apply spends its time (on the last round's table).
+    let mut rec = Reconciler::new(Client::connect().expect("IPVS"));
+    rec.apply(&want).expect("adopt");
+    let c = rec.client();
+    let t = Instant::now();
+    let n = c.services().expect("services").len();
+    let t_services = t.elapsed();
+    let t = Instant::now();
+    let actual = c.read_table(|_| true).expect("read");
+    let t_read = t.elapsed();
+    let t = Instant::now();
+    let ops = belay::ipvs::plan(&want, &actual, |_| true);
+    let t_plan = t.elapsed();
+    assert!(ops.is_empty());
+    println!(
+        "RESULT re-apply parts: dump {n} services {}, read whole table {}, plan {}",
+        ms(t_services),
+        ms(t_read),
+        ms(t_plan)
+    );
+    drop(rec);
+
     client.flush().expect("flush");
-    let (adm, bel, again) = (
+    let (adm, bel, again, full, plain) = (
         median(&mut t_adm),
         median(&mut t_belay),
         median(&mut t_again),
+        median(&mut t_full),
+        median(&mut t_plain),
     );
+    let fc = full_counters.expect("rounds > 0");
     let bc = belay_counters.expect("rounds > 0");
     let ac = again_counters.expect("rounds > 0");
+    let pc = plain_counters.expect("rounds > 0");
     println!(
         "RESULT ipvsadm -R         median {} ({rules} requests, one sendmsg + ACK read each)",
         ms(adm)
@@ -163,12 +206,30 @@ fn main() {
         bc.recvs
     );
     println!(
-        "RESULT belay re-apply     median {} ({} requests, {} writes, {} sendmsg, {} recvmsg)",
+        "RESULT belay re-apply     median {} ({} requests, {} writes, {} sendmsg, {} recvmsg, {} io_uring_enter)",
         ms(again),
         ac.requests,
         ac.writes,
         ac.sends,
-        ac.recvs
+        ac.recvs,
+        ac.uring_enters
+    );
+    println!(
+        "RESULT belay full resync  median {} ({} requests, {} writes, {} sendmsg, {} recvmsg, {} io_uring_enter)",
+        ms(full),
+        fc.requests,
+        fc.writes,
+        fc.sends,
+        fc.recvs,
+        fc.uring_enters
+    );
+    println!(
+        "RESULT  without io_uring  median {} ({} requests, {} writes, {} sendmsg, {} recvmsg)",
+        ms(plain),
+        pc.requests,
+        pc.writes,
+        pc.sends,
+        pc.recvs
     );
     println!(
         "RESULT ratio belay/ipvsadm {:.3}",

@@ -20,6 +20,9 @@ use std::time::Instant;
 use crate::Netns;
 use crate::bins::shared_dir;
 
+/// Set to 1 to print the guest console even when its tests pass.
+pub const SHOW_ENV: &str = "BELAY_UML_SHOW";
+
 /// Set in the guest's environment for inner tests.
 pub const IN_UML_ENV: &str = "BELAY_IN_UML";
 
@@ -103,6 +106,9 @@ pub fn uml_run(tag: &str, script: &str, rw: Option<&Path>) -> UmlRun {
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", tool.display()));
     let mut console = String::from_utf8_lossy(&out.stdout).into_owned();
     console.push_str(&String::from_utf8_lossy(&out.stderr));
+    if std::env::var(SHOW_ENV).as_deref() == Ok("1") {
+        eprintln!("--- UML console ({tag}) ---\n{console}");
+    }
     UmlRun {
         passed: out.status.success() && console.contains("UML-RESULT: PASS"),
         console,

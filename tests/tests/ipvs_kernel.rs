@@ -371,7 +371,12 @@ fn kernel_reconcile_is_idempotent_and_leaves_foreign_services() {
     let third = rec.apply(&want).unwrap();
     assert_eq!(third.counters.writes, 1, "{:?}", third.ops);
 
-    // Drift made behind our back is repaired with exactly the needed write.
+    // Drift made behind our back is repaired with exactly the needed write:
+    // a service attribute on every apply (the service list is always read),
+    // a destination on the periodic full resync.
+    ns.exec("ipvsadm", &["-E", "-t", "192.0.2.1:81", "-s", "rr"]);
+    let repair = rec.apply(&want).unwrap();
+    assert_eq!(repair.counters.writes, 1, "{:?}", repair.ops);
     ns.exec(
         "ipvsadm",
         &[
@@ -385,8 +390,13 @@ fn kernel_reconcile_is_idempotent_and_leaves_foreign_services() {
             "9",
         ],
     );
-    let repair = rec.apply(&want).unwrap();
+    let repair = rec.resync(&want).unwrap();
     assert_eq!(repair.counters.writes, 1, "{:?}", repair.ops);
+    let l = ipvsadm(&ns);
+    assert!(has_line(&l, "TCP 192.0.2.1:81 wrr"), "{l}");
+    assert!(!l.contains("Masq    9"), "{l}");
+    let quiet = rec.resync(&want).unwrap();
+    assert_eq!(quiet.counters.writes, 0, "{:?}", quiet.ops);
 
     // A service leaves the desired table: deleted; the foreign one stays.
     want.services.shift_remove(&k80);
@@ -455,13 +465,20 @@ fn kernel_large_tables_go_in_batches_and_dump_multipart() {
         ));
     }
     want.insert(big);
+    // Services without destinations answer a dump with one datagram, not two.
+    for s in 0..20u16 {
+        want.insert(VirtualService::new(Service::new(
+            inet(Protocol::Sctp, &format!("192.0.2.8:{}", 2000 + s)),
+            Scheduler::Wrr,
+        )));
+    }
     let out = rec.apply(&want).unwrap();
     assert!(
         out.is_clean(),
         "{:?}",
         &out.errors[..out.errors.len().min(3)]
     );
-    let writes = 200 + 600 + 1 + 400;
+    let writes = 200 + 600 + 1 + 400 + 20;
     assert_eq!(out.counters.writes, writes);
     let batches = writes.div_ceil(belay::ipvs::client::DEFAULT_BATCH as u64);
     // One dump of services + one per owned service read, plus the batches.
@@ -470,8 +487,24 @@ fn kernel_large_tables_go_in_batches_and_dump_multipart() {
         "{writes} writes took {} sendmsg calls (expected {batches} batches + 1 read)",
         out.counters.sends
     );
+    // Batched (io_uring) and one-by-one reads see the same table.
+    assert!(rec.client().uses_uring(), "io_uring should work in UML");
+    let before = rec.client().counters();
     let got = rec.client().read_table(|_| true).unwrap();
-    assert!(got.same_as(&want), "read back differs");
+    let batched = rec.client().counters().since(&before);
+    assert!(got.same_as(&want), "batched read differs");
+    rec.client().set_uring(false);
+    let before = rec.client().counters();
+    let plain = rec.client().read_table(|_| true).unwrap();
+    let one_by_one = rec.client().counters().since(&before);
+    assert!(plain.same_as(&want), "plain read differs");
+    println!("read 221 services: batched {batched:?}, one by one {one_by_one:?}");
+    assert!(
+        batched.sends + batched.recvs + batched.uring_enters
+            < (one_by_one.sends + one_by_one.recvs) / 10,
+        "batched read should take far fewer system calls"
+    );
+    rec.client().set_uring(true);
     let again = rec.apply(&want).unwrap();
     assert_eq!(again.counters.writes, 0);
 }

@@ -24,6 +24,7 @@ use super::netlink::attr::AttrTable;
 use super::netlink::consts::IPVS_GENL_NAME;
 use super::netlink::frame::NLM_F_DUMP_INTR;
 use super::netlink::{DestConns, Frame, FrameKind, Frames, Info, Reply, ReplyContext, Request};
+use super::uring::{DestReader, DumpOutcome};
 use super::{Dest, Family, IpvsError, Op, Service, ServiceKey, Table, VirtualService};
 
 /// Requests per `sendmsg`. Each failed request costs about 1 KiB of
@@ -45,6 +46,8 @@ pub struct Counters {
     pub sends: u64,
     /// `recvmsg` calls.
     pub recvs: u64,
+    /// `io_uring_enter` calls (batched destination dumps).
+    pub uring_enters: u64,
 }
 
 impl Counters {
@@ -55,6 +58,7 @@ impl Counters {
             requests: self.requests - earlier.requests,
             sends: self.sends - earlier.sends,
             recvs: self.recvs - earlier.recvs,
+            uring_enters: self.uring_enters - earlier.uring_enters,
         }
     }
 }
@@ -77,6 +81,8 @@ pub struct Client {
     rbuf: Vec<u8>,
     sbuf: Vec<u8>,
     timeout: Duration,
+    /// Batched destination dumps, when io_uring is available.
+    reader: Option<DestReader>,
     /// Requests per `sendmsg` for [`Client::apply`].
     pub batch: usize,
 }
@@ -102,10 +108,33 @@ impl Client {
             rbuf: Vec::with_capacity(RECV_BUF),
             sbuf: Vec::with_capacity(64 * 1024),
             timeout,
+            reader: None,
             batch: DEFAULT_BATCH,
         };
         client.family = client.resolve_family()?;
+        client.set_uring(true);
         Ok(client)
+    }
+
+    /// Turns batched destination dumps over io_uring on or off (off: one
+    /// dump after the other on the plain socket). On by default where the
+    /// kernel allows io_uring. The ring's socket is opened here, so call
+    /// it in the table's network namespace.
+    pub fn set_uring(&mut self, on: bool) {
+        self.reader = None;
+        if on {
+            match DestReader::new(self.family) {
+                Ok(r) => self.reader = Some(r),
+                Err(e) => {
+                    tracing::debug!(error = %e, "io_uring unavailable; IPVS reads use the plain socket")
+                }
+            }
+        }
+    }
+
+    /// Whether destination dumps go through io_uring.
+    pub fn uses_uring(&self) -> bool {
+        self.reader.as_ref().is_some_and(DestReader::usable)
     }
 
     /// The generic netlink id of the `IPVS` family on this kernel.
@@ -368,26 +397,44 @@ impl Client {
         &mut self,
         mut wanted: impl FnMut(&ServiceKey) -> bool,
     ) -> Result<Table, IpvsError> {
+        let services: Vec<Service> = self
+            .services()?
+            .into_iter()
+            .filter(|s| wanted(&s.key))
+            .collect();
+        let keys: Vec<ServiceKey> = services.iter().map(|s| s.key).collect();
+        let dests = self.read_dests(&keys)?;
         let mut table = Table::new();
-        for svc in self.services()? {
-            if !wanted(&svc.key) {
-                continue;
-            }
-            let key = svc.key;
+        for (svc, dests) in services.into_iter().zip(dests) {
             let mut vs = VirtualService::new(svc);
-            match self.dests(&key) {
-                Ok(dests) => vs.dests = dests.into_iter().map(|d| (d.addr, d)).collect(),
-                // Deleted between the two dumps: it is simply not there.
-                Err(IpvsError::Kernel { source, .. })
-                    if source.raw_os_error() == Some(libc::ESRCH) =>
-                {
-                    continue;
-                }
-                Err(e) => return Err(e),
-            }
+            vs.dests = dests.into_iter().map(|d| (d.addr, d)).collect();
             table.insert(vs);
         }
         Ok(table)
+    }
+
+    /// The destinations of each service in `keys` (batched over io_uring
+    /// when available). A service that does not exist has none.
+    pub fn read_dests(&mut self, keys: &[ServiceKey]) -> Result<Vec<Vec<Dest>>, IpvsError> {
+        let outcomes = match self.reader.as_mut() {
+            Some(r) if r.usable() && keys.len() > 1 => r.read(keys, &mut self.counters)?,
+            _ => keys.iter().map(|_| DumpOutcome::Retry).collect(),
+        };
+        let mut out = Vec::with_capacity(keys.len());
+        for (key, outcome) in keys.iter().zip(outcomes) {
+            out.push(match outcome {
+                DumpOutcome::Done(d) => d.into_iter().map(|(d, _)| d).collect(),
+                DumpOutcome::Retry => self.dests(key)?,
+                DumpOutcome::Failed { errno, detail } => {
+                    return Err(IpvsError::Kernel {
+                        op: format!("list real servers of {key}"),
+                        source: std::io::Error::from_raw_os_error(errno),
+                        detail,
+                    });
+                }
+            });
+        }
+        Ok(out)
     }
 
     /// IPVS version and connection table size.

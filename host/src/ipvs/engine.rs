@@ -1,8 +1,9 @@
 //! The daemon's IPVS task. It evaluates the desired table whenever the
-//! configuration, the health view or a VRRP instance's mastership changes
-//! (and every `resync` interval, to repair changes made behind its back),
-//! reconciles the kernel off the async runtime, publishes status, and on
-//! stop reports `omega` transitions and removes everything it owns.
+//! configuration, the health view or a VRRP instance's mastership changes,
+//! reconciles the kernel off the async runtime (re-reading every
+//! destination each `resync` interval, to repair changes made behind its
+//! back), publishes status, and on stop reports `omega` transitions and
+//! removes everything it owns.
 //!
 //! Seams for the parts built elsewhere:
 //! - health: a `watch` of [`HealthView`] (the check scheduler fills it);
@@ -185,8 +186,13 @@ async fn run(
 
         if resync_due || failing || last_applied.as_ref() != Some(&eval.table) {
             let table = eval.table;
+            let full = resync_due;
             let (r, (table, outcome)) = blocking(rec, move |rec| {
-                let o = rec.apply(&table);
+                let o = if full {
+                    rec.resync(&table)
+                } else {
+                    rec.apply(&table)
+                };
                 (table, o)
             })
             .await;

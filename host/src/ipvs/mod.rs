@@ -23,6 +23,7 @@ pub mod reconcile;
 pub mod service;
 pub mod spec;
 pub mod table;
+pub mod uring;
 
 pub use client::{Client, Counters};
 pub use dest::{Dest, Forward, Tunnel, TunnelKind};

@@ -12,8 +12,22 @@ use super::{Op, ServiceKey, Table};
 /// swap (e.g. real servers out, sorry server in) never leaves the service
 /// with nothing to schedule to.
 pub fn plan(desired: &Table, actual: &Table, owned: impl Fn(&ServiceKey) -> bool) -> Vec<Op> {
+    plan_with(desired, actual, owned, |_| false)
+}
+
+/// [`plan`], skipping the services for which `in_sync` is true: the caller
+/// knows they match (their destinations need not even be in `actual`).
+pub fn plan_with(
+    desired: &Table,
+    actual: &Table,
+    owned: impl Fn(&ServiceKey) -> bool,
+    in_sync: impl Fn(&ServiceKey) -> bool,
+) -> Vec<Op> {
     let mut ops = Vec::new();
     for (key, want) in &desired.services {
+        if in_sync(key) {
+            continue;
+        }
         match actual.services.get(key) {
             None => {
                 ops.push(Op::AddService(want.service.clone()));
@@ -116,6 +130,15 @@ mod tests {
                 Op::DelDest(key(80), dest(3, 1).addr),
             ]
         );
+    }
+
+    #[test]
+    fn services_in_sync_are_skipped() {
+        let want = table(vec![vs(80, &[dest(2, 1)]), vs(81, &[dest(2, 1)])]);
+        // The kernel listing without destinations for 80 (trusted) and 81.
+        let have = table(vec![vs(80, &[]), vs(81, &[])]);
+        let ops = plan_with(&want, &have, |_| true, |k| *k == key(80));
+        assert_eq!(ops, vec![Op::AddDest(key(81), dest(2, 1))]);
     }
 
     #[test]
