@@ -503,6 +503,15 @@ fn resolve(
             }
         }
     }
+    if let Some(pe) = &vs.persistence_engine
+        && pe != "sip"
+    {
+        r.at(
+            crate::key_path!["persistence_engine"],
+            format!("unknown persistence engine `{pe}`"),
+            Some("Linux has one: \"sip\""),
+        );
+    }
     if vs.persistence_engine.is_some() && vs.persistence_timeout.is_none() {
         r.at(
             crate::key_path!["persistence_engine"],

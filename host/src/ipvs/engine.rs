@@ -173,6 +173,17 @@ async fn run(
     }
 
     let mut desired = Desired::new(inputs.specs.borrow_and_update().as_ref().clone());
+    for spec in desired.specs() {
+        if let Some(vi) = &spec.only_when_master
+            && !inputs.masters.contains_key(vi)
+        {
+            tracing::warn!(
+                vs = %spec.name,
+                instance = %vi,
+                "no mastership feed for this VRRP instance: the virtual server stays unprogrammed"
+            );
+        }
+    }
     let mut last_applied: Option<Table> = None;
     let mut failing = false;
     let mut resync_due = true;

@@ -195,6 +195,12 @@ fn semantic_errors_point_at_the_value_with_a_hint() {
     let vs = "[virtual_server.a]\naddress = \"192.0.2.1:80\"\n";
     let cases: &[(&str, (usize, usize), &str, &str)] = &[
         (
+            &format!("{vs}persistence_timeout = \"60s\"\npersistence_engine = \"rtsp\"\n"),
+            (4, 22),
+            "unknown persistence engine `rtsp`",
+            "sip",
+        ),
+        (
             "[virtual_server.a]\n",
             (1, 17),
             "needs `address` or `fwmark`",
