@@ -14,6 +14,7 @@ pub mod netns;
 pub mod privilege;
 pub mod process;
 pub mod router;
+pub mod uml;
 pub mod wait;
 
 pub use bins::{belay_bin, shared_dir, workspace_root};

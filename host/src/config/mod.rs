@@ -97,17 +97,26 @@ fn first_line(msg: &str) -> String {
     msg.lines().next().unwrap_or(msg).trim().to_owned()
 }
 
-/// serde says "unknown field `x`, expected one of `a`, `b`"; turn that into a
-/// "did you mean" hint when a candidate is close.
+/// serde says "unknown field `x`, expected one of `a`, `b`" (or "unknown
+/// variant ..." for a value); turn that into a "did you mean" hint when a
+/// candidate is close.
 fn unknown_field_hint(msg: &str) -> Option<String> {
-    let rest = msg.strip_prefix("unknown field `")?;
+    let rest = msg
+        .strip_prefix("unknown field `")
+        .or_else(|| msg.strip_prefix("unknown variant `"))?;
     let (word, rest) = rest.split_once('`')?;
     let candidates: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
     match diagnostic::did_you_mean(word, candidates.iter().copied()) {
         Some(c) => Some(format!("did you mean `{c}`?")),
-        None if !candidates.is_empty() => {
-            Some(format!("valid keys here: {}", candidates.join(", ")))
-        }
+        None if !candidates.is_empty() => Some(format!(
+            "valid {} here: {}",
+            if msg.starts_with("unknown field") {
+                "keys"
+            } else {
+                "values"
+            },
+            candidates.join(", ")
+        )),
         None => None,
     }
 }
