@@ -42,6 +42,71 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             i.counters.adverts_sent,
             i.counters.drops_total
         );
+        if let Some(t) = &i.tracking {
+            println!("  priority: {}", t.explain);
+        }
+        if let Some(tr) = &i.last_transition {
+            println!("  last: {} -> {} ({})", tr.from, tr.to, tr.reason);
+        }
+    }
+    if !doc.checks.is_empty() {
+        println!();
+        println!(
+            "{:<16} {:<8} {:<24} {:<8} {:>9}  LAST",
+            "CHECK", "PLUGIN", "TARGET", "STATE", "LATENCY"
+        );
+        for c in &doc.checks {
+            let r = c.last_report.as_ref();
+            let latency = r
+                .and_then(|r| r["latency"].as_f64())
+                .map_or("-".into(), |ms| format!("{ms:.1}ms"));
+            let last = match r {
+                None => "-".to_owned(),
+                Some(r) if r["status"] == "healthy" => "healthy".to_owned(),
+                Some(r) => format!("unhealthy: {}", r["reason"].as_str().unwrap_or("?")),
+            };
+            println!(
+                "{:<16} {:<8} {:<24} {:<8} {:>9}  {last}",
+                c.name, c.plugin, c.target, c.state, latency
+            );
+        }
+    }
+    for p in doc.plugins.iter().filter(|p| p.last_error.is_some()) {
+        println!(
+            "plugin {} ({}): last load failed: {}",
+            p.name,
+            p.source,
+            p.last_error.as_deref().unwrap_or("")
+        );
+    }
+    for vs in &doc.virtual_servers {
+        println!();
+        println!(
+            "virtual server {} {}{} weight {}/{}{}",
+            vs.name,
+            vs.service,
+            if vs.active { "" } else { " (inactive)" },
+            vs.weight_sum,
+            vs.quorum,
+            if vs.sorry_server_active {
+                ", sorry server"
+            } else {
+                ""
+            }
+        );
+        for rs in &vs.real_servers {
+            println!(
+                "  -> {:<24} {:<8} weight {:>3}{}",
+                rs.address.to_string(),
+                format!("{:?}", rs.health).to_lowercase(),
+                rs.weight,
+                match rs.table_weight {
+                    Some(w) if w != rs.weight => format!(" (table {w})"),
+                    Some(_) => String::new(),
+                    None => " (not in table)".into(),
+                }
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,7 @@
 //! SIGTERM / SIGINT (priority 0, VIPs released, exit 0).
 
 mod groups;
+mod ipvs;
 mod observer;
 mod tracking;
 
@@ -12,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{error, info, info_span};
 
 use crate::check::Scheduler;
@@ -20,6 +21,7 @@ use crate::config::Config;
 use crate::events::{EventBus, EventSocket};
 use crate::link_monitor::LinkMonitor;
 use crate::notify::Notifier;
+use crate::status::registry::ChecksView;
 use crate::status::server::StatusServer;
 use crate::status::{InstanceCell, InstanceInfo, Registry};
 use crate::tracker::{TrackInput, TrackTarget, Tracker};
@@ -53,6 +55,8 @@ pub enum DaemonError {
     },
     #[error("tracked interfaces: {0}")]
     LinkMonitor(std::io::Error),
+    #[error("IPVS: {0}")]
+    Ipvs(crate::ipvs::IpvsError),
 }
 
 /// Runs until SIGTERM or SIGINT; returns once every instance has stopped.
@@ -97,11 +101,6 @@ pub async fn run_until(
             }))
         })
         .collect();
-    let registry = Arc::new(Registry {
-        router_id: config.global.router_id.clone(),
-        instances: cells.clone(),
-    });
-
     let events = EventBus::new();
     let _event_socket = match &config.global.event_socket {
         Some(path) => Some(EventSocket::bind(path, events.clone()).map_err(|source| {
@@ -114,6 +113,31 @@ pub async fn run_until(
     };
 
     let scheduler: Option<Scheduler> = None;
+    let checks_view: Option<ChecksView> = None;
+
+    // Mastership per instance, for IPVS `only_when_master`.
+    let mut master_tx = HashMap::new();
+    let mut masters = HashMap::new();
+    for name in config.vrrp_instance.keys() {
+        let (tx, rx) = watch::channel(false);
+        master_tx.insert(name.clone(), tx);
+        masters.insert(name.clone(), rx);
+    }
+    let ipvs =
+        ipvs::IpvsService::start(&config, scheduler.clone(), masters).map_err(DaemonError::Ipvs)?;
+
+    let registry = Arc::new(Registry {
+        router_id: config.global.router_id.clone(),
+        instances: cells.clone(),
+        checks: checks_view,
+        ipvs: ipvs.as_ref().map(|i| i.status()),
+    });
+    let path = &config.global.status_socket;
+    let server = StatusServer::bind(path).map_err(|source| DaemonError::StatusSocket {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let server_task = tokio::spawn(server.serve(registry.clone()));
 
     // Tracking, with the interfaces' current state applied before any
     // driver starts (so an instance whose tracked link is down starts in FAULT).
@@ -172,13 +196,6 @@ pub async fn run_until(
         group_inboxes.push((group.clone(), g, rx));
     }
 
-    let path = &config.global.status_socket;
-    let server = StatusServer::bind(path).map_err(|source| DaemonError::StatusSocket {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let server_task = tokio::spawn(server.serve(registry.clone()));
-
     // Notify workers, awaited at shutdown so STOP hooks run.
     let mut hook_tasks = Vec::new();
     // Start every driver before running any, so a bad interface fails the
@@ -204,6 +221,9 @@ pub async fn run_until(
             notifier,
             events: events.clone(),
             group: group.clone(),
+            master: master_tx
+                .remove(name)
+                .unwrap_or_else(|| watch::channel(false).0),
         });
         let spec = DriverSpec {
             name: name.clone(),
@@ -289,6 +309,12 @@ pub async fn run_until(
             }
             Err(why) => error!(instance = %name, why, "instance thread failed"),
         }
+    }
+    if let Some(i) = ipvs
+        && let Err(e) = i.stop().await
+    {
+        error!(error = %e, "IPVS: could not remove the virtual servers");
+        first_err.get_or_insert(DaemonError::Ipvs(e));
     }
     for t in tasks {
         t.abort();

@@ -20,6 +20,8 @@ pub struct InstanceObserver {
     pub notifier: Option<Notifier>,
     pub events: EventBus,
     pub group: Option<GroupLink>,
+    /// "Is MASTER", for IPVS virtual servers that follow this instance.
+    pub master: tokio::sync::watch::Sender<bool>,
 }
 
 impl InstanceObserver {
@@ -62,6 +64,7 @@ impl Observer for InstanceObserver {
                 priority,
             });
         }
+        self.master.send_replace(to == State::Master);
         self.to_group(MemberEvent::State { from, to, reason });
     }
 

@@ -21,7 +21,7 @@ impl RsId {
 }
 
 /// Health of a real server or of one of its checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RsState {
     /// No result yet: counted as up, or as down under `alpha`.

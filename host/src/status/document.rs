@@ -11,6 +11,43 @@ pub struct StatusDoc {
     pub router_id: String,
     pub pid: u32,
     pub instances: Vec<InstanceStatus>,
+    /// Every configured check, by name.
+    #[serde(default)]
+    pub checks: Vec<CheckDoc>,
+    /// Plugins loaded (stock and custom) and their last load error.
+    #[serde(default)]
+    pub plugins: Vec<PluginDoc>,
+    /// IPVS virtual servers and their real servers.
+    #[serde(default)]
+    pub virtual_servers: Vec<crate::ipvs::desired::VirtualServerStatus>,
+}
+
+/// One check: its state and last report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckDoc {
+    pub name: String,
+    pub plugin: String,
+    pub target: String,
+    /// `unknown`, `up` or `down`.
+    pub state: String,
+    pub attempts: u64,
+    pub failed_attempts: u64,
+    /// The last report: `{"status": "healthy"}` or `{"status": "unhealthy", "reason": ...}`,
+    /// with weight, metrics, message and latency_ms.
+    pub last_report: Option<serde_json::Value>,
+    /// Milliseconds since the state last changed.
+    pub since_change_ms: Option<u64>,
+}
+
+/// One loaded plugin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PluginDoc {
+    pub name: String,
+    /// `stock` or the file it came from.
+    pub source: String,
+    pub loaded: bool,
+    /// Why the latest version failed to load (the previous one keeps running).
+    pub last_error: Option<String>,
 }
 
 impl StatusDoc {

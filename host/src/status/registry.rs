@@ -4,7 +4,9 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::document::{CountersDoc, InstanceStatus, StatusDoc, TrackingDoc, TransitionDoc};
+use super::document::{
+    CheckDoc, CountersDoc, InstanceStatus, PluginDoc, StatusDoc, TrackingDoc, TransitionDoc,
+};
 use crate::tracker::Effective;
 use crate::vrrp::{Counters, State, StateChangeReason};
 
@@ -170,11 +172,51 @@ pub fn reason_str(r: StateChangeReason) -> &'static str {
     }
 }
 
-/// Every instance of the daemon, in config order.
-#[derive(Debug)]
+/// The configured checks as status sees them.
+pub struct ChecksView {
+    pub scheduler: crate::check::Scheduler,
+    /// (name, plugin, target) in config order.
+    pub checks: Vec<(String, String, String)>,
+    /// Loaded plugins and their load errors.
+    pub plugins: Box<dyn Fn() -> Vec<PluginDoc> + Send + Sync>,
+}
+
+impl ChecksView {
+    fn docs(&self) -> Vec<CheckDoc> {
+        let now = tokio::time::Instant::now();
+        self.checks
+            .iter()
+            .map(|(name, plugin, target)| {
+                let st = self.scheduler.status(name);
+                CheckDoc {
+                    name: name.clone(),
+                    plugin: plugin.clone(),
+                    target: target.clone(),
+                    state: st
+                        .as_ref()
+                        .map_or("unknown".into(), |s| s.state.to_string()),
+                    attempts: st.as_ref().map_or(0, |s| s.attempts),
+                    failed_attempts: st.as_ref().map_or(0, |s| s.failed_attempts),
+                    last_report: st
+                        .as_ref()
+                        .and_then(|s| s.last_report.as_ref())
+                        .and_then(|r| serde_json::to_value(&**r).ok()),
+                    since_change_ms: st
+                        .as_ref()
+                        .and_then(|s| s.last_change)
+                        .map(|t| (now - t).as_millis() as u64),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Every part of the daemon the status document shows.
 pub struct Registry {
     pub router_id: String,
     pub instances: Vec<Arc<InstanceCell>>,
+    pub checks: Option<ChecksView>,
+    pub ipvs: Option<tokio::sync::watch::Receiver<Vec<crate::ipvs::desired::VirtualServerStatus>>>,
 }
 
 impl Registry {
@@ -183,6 +225,21 @@ impl Registry {
             router_id: self.router_id.clone(),
             pid: std::process::id(),
             instances: self.instances.iter().map(|c| c.snapshot()).collect(),
+            checks: self
+                .checks
+                .as_ref()
+                .map(ChecksView::docs)
+                .unwrap_or_default(),
+            plugins: self
+                .checks
+                .as_ref()
+                .map(|c| (c.plugins)())
+                .unwrap_or_default(),
+            virtual_servers: self
+                .ipvs
+                .as_ref()
+                .map(|r| r.borrow().clone())
+                .unwrap_or_default(),
         }
     }
 }

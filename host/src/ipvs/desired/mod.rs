@@ -62,7 +62,7 @@ pub enum Event {
 }
 
 /// Status of one real server (for `belay status`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RealServerStatus {
     pub address: SocketAddr,
     /// What the checks say (`pending` before the first result).
@@ -77,7 +77,7 @@ pub struct RealServerStatus {
 }
 
 /// Status of one virtual server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct VirtualServerStatus {
     pub name: String,
     pub service: String,
