@@ -9,6 +9,7 @@
 pub mod bins;
 pub mod lan;
 pub mod netns;
+pub mod plugins;
 pub mod privilege;
 pub mod process;
 pub mod wait;
@@ -16,6 +17,7 @@ pub mod wait;
 pub use bins::{belay_bin, shared_dir, workspace_root};
 pub use lan::Lan;
 pub use netns::Netns;
+pub use plugins::{build_test_plugin, build_versioned_plugin, stock_plugin_path};
 pub use privilege::require_root;
 pub use process::Proc;
 pub use wait::{wait_until, wait_until_some};
