@@ -7,11 +7,14 @@
 //! by PID, never by name.
 
 pub mod bins;
+pub mod checks;
 pub mod lan;
 pub mod netns;
 pub mod plugins;
 pub mod privilege;
 pub mod process;
+pub mod servers;
+pub mod tempdir;
 pub mod wait;
 
 pub use bins::{belay_bin, shared_dir, workspace_root};
@@ -20,4 +23,6 @@ pub use netns::Netns;
 pub use plugins::{build_test_plugin, build_versioned_plugin, stock_plugin_path};
 pub use privilege::require_root;
 pub use process::Proc;
+pub use servers::{TestServer, refused_port};
+pub use tempdir::TempDir;
 pub use wait::{wait_until, wait_until_some};
