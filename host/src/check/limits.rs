@@ -42,6 +42,11 @@ pub struct MemoryCapExceeded {
 #[error("timeout: CPU deadline of {0:?} exceeded")]
 pub struct CpuDeadlineExceeded(pub Duration);
 
+/// The check's wall-clock timeout passed while the plugin was executing.
+#[derive(Debug, thiserror::Error)]
+#[error("timeout after {0:?}")]
+pub struct WallTimeout(pub Duration);
+
 /// Caps memories, tables and instances of one store. Growth beyond the memory
 /// cap traps (rather than returning -1 to the guest) so the report names the
 /// cause; a guest's allocator would abort anyway.

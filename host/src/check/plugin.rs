@@ -10,7 +10,7 @@ use super::cache::{CacheOutcome, hex};
 use super::sandbox::Sandbox;
 
 /// The interface every plugin must export (any 0.1.x version).
-pub const CHECK_EXPORT: &str = "belay:check/check@0.1";
+pub const CHECK_EXPORT: &str = "belay:check/check@0.1.";
 
 /// Where a plugin's bytes came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +68,7 @@ pub enum LoadError {
     #[error("not a valid WebAssembly component: {0}")]
     Invalid(String),
     #[error(
-        "wrong world: the component does not export `{CHECK_EXPORT}.x` (it exports: {exports}); build it for world `belay:check/health-check`"
+        "wrong world: the component does not export `{CHECK_EXPORT}x` (it exports: {exports}); build it for world `belay:check/health-check`"
     )]
     MissingExport { exports: String },
     #[error(

@@ -15,6 +15,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Semaphore;
+use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
@@ -23,7 +24,7 @@ use wasmtime::{
 use super::bindings::{self, HealthCheckPre};
 use super::cache::{self, CacheOutcome, CodeCache};
 use super::labels::Labels;
-use super::limits::{CpuDeadlineExceeded, Limits, MemoryCapExceeded};
+use super::limits::{CpuDeadlineExceeded, Limits, MemoryCapExceeded, WallTimeout};
 use super::plugin::{CHECK_EXPORT, LoadError, Origin, Plugin, error_chain};
 use super::policy::NetPolicy;
 use super::report::{Health, Report};
@@ -48,7 +49,7 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             max_concurrent: 1000,
             max_memory: 256 << 20,
-            epoch_tick: Duration::from_millis(10),
+            epoch_tick: Duration::from_millis(1),
             cache_dir: None,
         }
     }
@@ -154,11 +155,43 @@ impl Runtime {
             };
             return Err(LoadError::MissingExport { exports });
         }
+        self.check_run_signature(component)?;
         let pre = self
             .linker
             .instantiate_pre(component)
             .map_err(|e| LoadError::Import(error_chain(&e)))?;
         HealthCheckPre::new(pre).map_err(|e| LoadError::WrongExport(error_chain(&e)))
+    }
+
+    /// `run` must have exactly the WIT signature; wasmtime would otherwise
+    /// only notice at the first call.
+    fn check_run_signature(&self, component: &Component) -> Result<(), LoadError> {
+        let wrong = |m: String| Err(LoadError::WrongExport(m));
+        let ty = component.component_type();
+        let Some((name, export)) = ty
+            .exports(&self.engine)
+            .find(|(n, _)| n.starts_with(CHECK_EXPORT))
+        else {
+            return wrong(format!("no `{CHECK_EXPORT}x` export"));
+        };
+        let ComponentItem::ComponentInstance(instance) = export.ty else {
+            return wrong(format!("`{name}` is not an interface"));
+        };
+        let Some(run) = instance.get_export(&self.engine, "run") else {
+            return wrong(format!("`{name}` has no function `run`"));
+        };
+        let ComponentItem::ComponentFunc(func) = run.ty else {
+            return wrong(format!("`{name}#run` is not a function"));
+        };
+        func.typecheck::<(bindings::Target, Vec<(String, String)>), (bindings::Report,)>(
+            &ty.instance_type(),
+        )
+        .map_err(|e| {
+            LoadError::WrongExport(format!(
+                "`{name}#run` must be `func(target: target, params: list<tuple<string, string>>) -> report`: {}",
+                error_chain(&e)
+            ))
+        })
     }
 
     /// Runs one check: a fresh store, the plugin's `run`, bounded by the
@@ -179,9 +212,9 @@ impl Runtime {
         timeout: Duration,
     ) -> Report {
         let stderr = StderrTail::new();
-        let call = self.call(plugin, inv, stderr.clone());
-        let deadline = tokio::time::Instant::from_std(start + timeout);
-        let outcome = tokio::time::timeout_at(deadline, call).await;
+        let deadline = start + timeout;
+        let call = self.call(plugin, inv, stderr.clone(), deadline, timeout);
+        let outcome = tokio::time::timeout_at(deadline.into(), call).await;
         let latency = start.elapsed();
         match outcome {
             Err(_elapsed) => {
@@ -203,6 +236,8 @@ impl Runtime {
         plugin: &Plugin,
         inv: &Invocation,
         stderr: StderrTail,
+        deadline: Instant,
+        timeout: Duration,
     ) -> wasmtime::Result<bindings::Report> {
         // The semaphore is never closed, so acquire cannot fail.
         let _permit = self
@@ -224,10 +259,19 @@ impl Runtime {
             if s.cpu_ticks > cpu_ticks {
                 return Err(wasmtime::Error::new(CpuDeadlineExceeded(cpu)));
             }
-            // Yield every tick: a spinning plugin never holds a worker thread
-            // for longer than one tick, so other checks stay on schedule and
-            // the wall-clock timeout can fire.
-            Ok(UpdateDeadline::Yield(1))
+            // The wall-clock deadline is also checked here: while plugins
+            // spin, the async timer may not be serviced promptly.
+            if Instant::now() >= deadline {
+                return Err(wasmtime::Error::new(WallTimeout(timeout)));
+            }
+            // Yield every tick through tokio's `yield_now`, which lets the
+            // worker service timers and I/O before resuming us: a spinning
+            // plugin never holds a worker for more than one tick, so other
+            // checks stay on schedule.
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(tokio::task::yield_now()),
+            ))
         });
         let instance = plugin.pre.instantiate_async(&mut store).await?;
         let target = bindings::Target {
@@ -312,6 +356,9 @@ fn failure_reason(e: &wasmtime::Error, stderr: &StderrTail, limits: Limits) -> S
             m.desired.div_ceil(1 << 20),
             m.cap >> 20
         );
+    }
+    if let Some(WallTimeout(t)) = e.downcast_ref::<WallTimeout>() {
+        return format!("timeout after {}", fmt_duration(*t));
     }
     if e.downcast_ref::<CpuDeadlineExceeded>().is_some() {
         return format!(

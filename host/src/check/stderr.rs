@@ -55,23 +55,50 @@ impl StderrTail {
     }
 }
 
-/// Extracts the message of the last Rust panic in `text`.
+/// Extracts the message of the last panic in `text`. Understands Rust's
+/// default hook (`panicked at FILE:L:C:` then the message on the next lines),
+/// the SDK's one-line hook (`panicked at FILE:L:C: MESSAGE`), the pre-1.73
+/// format (`panicked at 'MESSAGE', FILE:L:C`) and `panicked: MESSAGE`.
 pub fn panic_message(text: &str) -> Option<String> {
-    let start = text.rfind("panicked at")?;
-    let after = &text[start..];
-    // Since Rust 1.73 the message is on the lines after "panicked at FILE:L:C:".
+    let start = text.rfind("panicked")?;
+    let after = &text[start + "panicked".len()..];
     let mut lines = after.lines();
     let head = lines.next()?;
-    let body: Vec<&str> = lines
-        .take_while(|l| !l.starts_with("note: ") && !l.starts_with("stack backtrace:"))
-        .collect();
-    let msg = body.join("\n").trim().to_owned();
-    if !msg.is_empty() {
-        return Some(msg);
+    if let Some(msg) = head.strip_prefix(": ") {
+        return Some(msg.trim().to_owned());
     }
-    // Older format: "panicked at 'MESSAGE', src/lib.rs:3:5".
-    let rest = head.strip_prefix("panicked at")?.trim();
-    Some(rest.trim_end_matches(':').to_owned())
+    let rest = head.strip_prefix(" at ")?.trim_end();
+    if rest.ends_with(':') {
+        let body: Vec<&str> = lines
+            .take_while(|l| !l.starts_with("note: ") && !l.starts_with("stack backtrace:"))
+            .collect();
+        let msg = body.join("\n").trim().to_owned();
+        return (!msg.is_empty()).then_some(msg);
+    }
+    if let Some(quoted) = rest.strip_prefix('\'')
+        && let Some(end) = quoted.rfind("', ")
+    {
+        return Some(quoted[..end].to_owned());
+    }
+    Some(strip_location(rest).to_owned())
+}
+
+/// `src/lib.rs:3:5: message` → `message`.
+fn strip_location(s: &str) -> &str {
+    let mut search = 0;
+    while let Some(i) = s[search..].find(": ") {
+        let at = search + i;
+        let loc = &s[..at];
+        let mut parts = loc.rsplitn(3, ':');
+        let col = parts.next().unwrap_or("");
+        let line = parts.next().unwrap_or("");
+        let is_num = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+        if is_num(col) && is_num(line) && parts.next().is_some() {
+            return s[at + 2..].trim();
+        }
+        search = at + 2;
+    }
+    s.trim()
 }
 
 impl IsTerminal for StderrTail {
@@ -152,9 +179,16 @@ mod tests {
     #[test]
     fn finds_old_panic_message() {
         let text = "thread 'main' panicked at 'bad thing', src/main.rs:2:5\n";
+        assert_eq!(panic_message(text).as_deref(), Some("bad thing"));
+    }
+
+    #[test]
+    fn finds_one_line_panic_message() {
+        let text = "panicked at panics/src/lib.rs:6:5: deliberate: port 80\n";
+        assert_eq!(panic_message(text).as_deref(), Some("deliberate: port 80"));
         assert_eq!(
-            panic_message(text).as_deref(),
-            Some("'bad thing', src/main.rs:2:5")
+            panic_message("panicked: no location\n").as_deref(),
+            Some("no location")
         );
     }
 
