@@ -27,6 +27,7 @@ impl CheckLab {
 
     /// `config.cache_dir` defaults to the shared test cache.
     pub fn with_config(mut config: RuntimeConfig) -> CheckLab {
+        init_logging();
         if config.cache_dir.is_none() {
             config.cache_dir = Some(shared_cache_dir());
         }
@@ -111,4 +112,11 @@ pub fn assert_healthy(report: &Report) {
 /// The code cache shared by test processes.
 pub fn shared_cache_dir() -> std::path::PathBuf {
     plugins_target_dir().join("cwasm-cache")
+}
+
+/// Logs go to the test's captured stderr (`RUST_LOG` picks the level;
+/// warnings by default), shown when a test fails.
+pub fn init_logging() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| belay::logging::init(belay::logging::LogFormat::Text, "warn"));
 }

@@ -131,6 +131,7 @@ async fn run(registry: Arc<Registry>, dir: PathBuf, mut rx: Rx) {
                     if plugin_name(path).is_none() || path.parent() != Some(dir.as_path()) {
                         continue;
                     }
+                    tracing::debug!(path = %path.display(), kind = ?ev.kind, "plugin dir event");
                     note(&mut pending, path, &ev.kind);
                 }
             }
@@ -144,6 +145,11 @@ async fn run(registry: Arc<Registry>, dir: PathBuf, mut rx: Rx) {
 
 /// Updates the debounce state of `path` for one event.
 fn note(pending: &mut HashMap<PathBuf, Pending>, path: &Path, kind: &EventKind) {
+    // Opens and read-only closes change nothing (and our own reads cause
+    // them): they must not schedule a load.
+    if matches!(kind, EventKind::Access(a) if *a != AccessKind::Close(AccessMode::Write)) {
+        return;
+    }
     let now = Instant::now();
     let entry = pending.entry(path.to_path_buf()).or_insert(Pending {
         due: now + SETTLE,
