@@ -30,6 +30,9 @@ enum Command {
     Check(cli::check::Args),
     /// Validate a config file and exit (0 = valid), like `keepalived -t`.
     CheckConfig(cli::check_config::Args),
+    /// Serve the demo's built-in TCP and HTTP target on loopback.
+    #[command(hide = true)]
+    DemoTarget(cli::demo_target::Args),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cli::run::main(args),
         Command::Check(args) => cli::check::main(args),
         Command::CheckConfig(args) => Ok(cli::check_config::main(args)),
+        Command::DemoTarget(args) => cli::demo_target::main(args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("belay: {e:#}");

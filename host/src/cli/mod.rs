@@ -2,4 +2,5 @@
 
 pub mod check;
 pub mod check_config;
+pub mod demo_target;
 pub mod run;
