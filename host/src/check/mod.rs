@@ -3,6 +3,8 @@
 
 pub mod probe;
 pub mod report;
+pub mod stock;
 
 pub use probe::Probe;
 pub use report::{Health, Report};
+pub use stock::{stock_plugin, stock_plugins};
