@@ -42,6 +42,7 @@ pub fn build_test_plugin(name: &str) -> PathBuf {
         let manifest = workspace_root().join("tests/plugins/Cargo.toml");
         let package = format!("belay-test-{name}");
         build(
+            &plugins_target_dir(),
             &manifest,
             &["-p", &package],
             &[],
@@ -64,6 +65,7 @@ pub fn build_versioned_plugin(version: &str) -> PathBuf {
         let manifest = workspace_root().join("tests/plugins/Cargo.toml");
         let package = "belay-test-versioned";
         build(
+            &plugins_target_dir(),
             &manifest,
             &["-p", package],
             &[("BELAY_TEST_PLUGIN_VERSION", version)],
@@ -74,9 +76,10 @@ pub fn build_versioned_plugin(version: &str) -> PathBuf {
     })
 }
 
-/// Builds a stock plugin (`plugins/NAME`) as the belay binary embeds it and
-/// returns `.../out/stock-NAME.wasm`, for tests that load it from a file
-/// (hot reload, `belay check --plugin PATH`).
+/// A stock plugin (`plugins/NAME`) exactly as the belay binary embeds it,
+/// as a file: `.../out/stock-NAME.wasm`, for tests that load plugins from
+/// disk (hot reload, `belay check --plugin PATH`). Uses host/build.rs's target
+/// directory and command, so after a `cargo build` this is a no-op.
 pub fn stock_plugin_path(name: &str) -> PathBuf {
     assert!(
         STOCK_PLUGINS.contains(&name),
@@ -84,13 +87,20 @@ pub fn stock_plugin_path(name: &str) -> PathBuf {
     );
     build_cached(&format!("stock/{name}"), || {
         let manifest = workspace_root().join("Cargo.toml");
-        let package = format!("belay-plugin-{name}");
+        // All stock plugins in one build, like host/build.rs, so feature
+        // unification matches and the two never rebuild each other's output.
+        let packages: Vec<String> = STOCK_PLUGINS
+            .iter()
+            .flat_map(|p| ["-p".to_owned(), format!("belay-plugin-{p}")])
+            .collect();
+        let args: Vec<&str> = packages.iter().map(String::as_str).collect();
         build(
+            &cargo_target_dir().join("stock-plugins"),
             &manifest,
-            &["-p", &package],
+            &args,
             &[],
             "plugin",
-            &lib_file(&package),
+            &lib_file(&format!("belay-plugin-{name}")),
             &format!("stock-{name}"),
         )
     })
@@ -102,6 +112,7 @@ pub fn build_sdk_example(name: &str) -> PathBuf {
     build_cached(&format!("example/{name}"), || {
         let manifest = workspace_root().join("Cargo.toml");
         build(
+            &plugins_target_dir(),
             &manifest,
             &["-p", "belay-plugin-sdk", "--example", name],
             &[],
@@ -116,12 +127,16 @@ fn lib_file(package: &str) -> PathBuf {
     PathBuf::from(format!("{}.wasm", package.replace('-', "_")))
 }
 
-/// `<target>/test-plugins`.
-pub fn plugins_target_dir() -> PathBuf {
+/// The workspace's cargo target directory.
+fn cargo_target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"))
-        .join("test-plugins")
+}
+
+/// `<target>/test-plugins`: test plugin builds, the lock, and `out/`.
+pub fn plugins_target_dir() -> PathBuf {
+    cargo_target_dir().join("test-plugins")
 }
 
 fn build_cached(key: &str, f: impl FnOnce() -> PathBuf) -> PathBuf {
@@ -142,6 +157,7 @@ fn build_cached(key: &str, f: impl FnOnce() -> PathBuf) -> PathBuf {
 /// Runs one `cargo build` for wasm32-wasip2 under the cross-process lock and
 /// publishes `artifact` (relative to the profile dir) as `out/OUT_NAME.wasm`.
 fn build(
+    target_dir: &Path,
     manifest: &Path,
     args: &[&str],
     envs: &[(&str, &str)],
@@ -149,11 +165,10 @@ fn build(
     artifact: &Path,
     out_name: &str,
 ) -> PathBuf {
-    let target_dir = plugins_target_dir();
-    let out_dir = target_dir.join("out");
+    let out_dir = plugins_target_dir().join("out");
     fs::create_dir_all(&out_dir)
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", out_dir.display()));
-    let lock_path = target_dir.join("build.lock");
+    let lock_path = plugins_target_dir().join("build.lock");
     let lock = File::create(&lock_path)
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", lock_path.display()));
     lock.lock()
@@ -167,7 +182,7 @@ fn build(
         .args(args)
         .args(["--target", "wasm32-wasip2", "--profile", profile])
         .arg("--target-dir")
-        .arg(&target_dir)
+        .arg(target_dir)
         .arg("--quiet");
     for var in SCRUBBED_ENV {
         cmd.env_remove(var);

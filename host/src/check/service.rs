@@ -92,14 +92,9 @@ impl CheckService {
 pub async fn load_stock(registry: &Arc<Registry>) {
     let reg = registry.clone();
     let _ = tokio::task::spawn_blocking(move || {
-        for (name, bytes) in stock_plugins() {
+        for (name, bytes) in super::stock::stock_plugins() {
             let _ = reg.load_stock(name, bytes);
         }
     })
     .await;
-}
-
-/// The stock plugins embedded in this binary, by name.
-pub fn stock_plugins() -> Vec<(&'static str, &'static [u8])> {
-    Vec::new()
 }

@@ -12,7 +12,6 @@ use anyhow::Context;
 use belay::check::limits::Limits;
 use belay::check::registry::{Lookup, Registry};
 use belay::check::runtime::{Runtime, RuntimeConfig};
-use belay::check::service;
 use belay::check::target::Target;
 use belay::check::wasm_probe::{CheckSpec, WasmProbe};
 use belay::check::{Probe, Report};
@@ -133,7 +132,7 @@ async fn load_plugin(registry: &Arc<Registry>, plugin: &str) -> anyhow::Result<S
             .with_context(|| format!("cannot load {}", path.display()))?;
         Ok(name)
     } else {
-        let stock = service::stock_plugins();
+        let stock = belay::check::stock::stock_plugins();
         let Some((name, bytes)) = stock.iter().find(|(n, _)| *n == plugin) else {
             let known: Vec<&str> = stock.iter().map(|(n, _)| *n).collect();
             anyhow::bail!(
@@ -161,6 +160,16 @@ fn render(
 ) -> anyhow::Result<String> {
     let mut v = serde_json::to_value(report)?;
     if let Some(obj) = v.as_object_mut() {
+        // Friendlier than the contract's pairs: `"metrics": {"status": 200}`,
+        // latency rounded to microseconds.
+        let metrics: serde_json::Map<String, serde_json::Value> = report
+            .metrics
+            .iter()
+            .map(|(k, v)| (k.clone(), (*v).into()))
+            .collect();
+        obj.insert("metrics".into(), metrics.into());
+        let ms = (report.latency.as_secs_f64() * 1e6).round() / 1e3;
+        obj.insert("latency".into(), ms.into());
         obj.insert("plugin".into(), plugin.into());
         if let Some(version) = version {
             obj.insert("version".into(), version.into());

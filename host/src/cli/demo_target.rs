@@ -33,7 +33,9 @@ pub fn main(_args: Args) -> anyhow::Result<ExitCode> {
 async fn serve() -> anyhow::Result<ExitCode> {
     let tcp = TcpListener::bind("127.0.0.1:0").await?;
     let http = TcpListener::bind("127.0.0.1:0").await?;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let ports = serde_json::json!({
         "tcp": tcp.local_addr()?.port(),
         "http": http.local_addr()?.port(),
