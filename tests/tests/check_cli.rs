@@ -1,10 +1,13 @@
 //! `belay check`: the plugin author's command. JSON report on stdout; exit 0
 //! healthy, 1 unhealthy, 2 usage or load error.
 
-use std::process::{Command, Output};
-
 use belay_tests::checks::shared_cache_dir;
-use belay_tests::{TestServer, belay_bin, build_test_plugin, refused_port, stock_plugin_path};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use belay_tests::{
+    TestServer, belay_bin, build_test_plugin, refused_port, stock_plugin_path, wait_until,
+};
 use serde_json::Value;
 
 fn belay_check(args: &[&str]) -> (Output, Option<Value>) {
@@ -38,7 +41,9 @@ fn healthy_check_prints_json_and_exits_0() {
     assert_eq!(json["plugin"], "stock-tcp", "{json}");
     assert_eq!(json["target"], server.target(), "{json}");
     assert!(json["latency"].as_f64().is_some(), "{json}");
-    assert!(server.accepted() >= 1);
+    wait_until(Duration::from_secs(2), "the listener accepts", || {
+        server.accepted() >= 1
+    });
 }
 
 #[test]
@@ -112,4 +117,18 @@ fn load_and_usage_errors_exit_2_with_a_clear_message() {
     let (out, _) = belay_check(&["--plugin", "tcp", "--target", &t, "--param", "novalue"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("KEY=VALUE"), "{}", stderr(&out));
+}
+
+#[test]
+fn stock_plugins_are_built_in_by_name() {
+    let server = TestServer::http_fixed(200, "hello");
+    for plugin in ["tcp", "http"] {
+        let (out, json) = belay_check(&["--plugin", plugin, "--target", &server.target()]);
+        assert_eq!(out.status.code(), Some(0), "{plugin}: {}", stderr(&out));
+        let json = json.expect("JSON on stdout");
+        assert_eq!(json["plugin"], plugin, "{json}");
+        assert_eq!(json["status"], "healthy", "{json}");
+    }
+    let (_, json) = belay_check(&["--plugin", "http", "--target", &server.target()]);
+    assert_eq!(json.unwrap()["metrics"]["status"], 200.0);
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use belay_tests::checks::{CheckLab, assert_healthy, reason};
 use belay_tests::servers::HttpResponse;
-use belay_tests::{TestServer, refused_port, stock_plugin_path};
+use belay_tests::{TestServer, refused_port, stock_plugin_path, wait_until};
 
 fn lab() -> CheckLab {
     let lab = CheckLab::new();
@@ -32,7 +32,12 @@ async fn tcp_connect_to_a_listener_is_healthy() {
     let r = lab.run("tcp", &server.target(), &[], T).await;
     assert_healthy(&r);
     assert!(metric(&r, "connect_ms").is_some(), "{r:?}");
-    assert!(server.accepted() >= 1, "the listener saw no connection");
+    // The kernel completes the handshake before the server thread accepts.
+    wait_until(
+        Duration::from_secs(2),
+        "the listener accepts the connection",
+        || server.accepted() >= 1,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

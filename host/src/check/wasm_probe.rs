@@ -56,18 +56,20 @@ impl CheckSpec {
     }
 }
 
-/// The network view of a target at one time: addresses and policy.
+/// The invocation for the target's addresses at one time (built once per
+/// resolution, shared by every attempt).
 #[derive(Debug, Clone)]
 struct Resolved {
     at: Instant,
-    host: String,
-    policy: Arc<NetPolicy>,
+    inv: Arc<Invocation>,
 }
 
 pub struct WasmProbe {
     registry: Arc<Registry>,
     spec: CheckSpec,
     labels: Labels,
+    /// The target is an address literal: resolved once, forever.
+    literal: bool,
     resolved: Mutex<Option<Resolved>>,
 }
 
@@ -78,9 +80,10 @@ impl WasmProbe {
         let resolved = spec
             .target
             .ip()
-            .map(|ip| resolved_for(&spec.target, vec![ip]));
+            .map(|ip| resolved_for(&spec, &labels, vec![ip]));
         WasmProbe {
             registry,
+            literal: resolved.is_some(),
             spec,
             labels,
             resolved: Mutex::new(resolved),
@@ -95,7 +98,7 @@ impl WasmProbe {
         {
             let cached = self.resolved.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(r) = cached.as_ref()
-                && (self.spec.target.ip().is_some() || r.at.elapsed() < RESOLVE_TTL)
+                && (self.literal || r.at.elapsed() < RESOLVE_TTL)
             {
                 return Ok(r.clone());
             }
@@ -106,7 +109,7 @@ impl WasmProbe {
             .resolve()
             .await
             .map_err(|e| e.to_string())?;
-        let r = resolved_for(&self.spec.target, addrs);
+        let r = resolved_for(&self.spec, &self.labels, addrs);
         *self.resolved.lock().unwrap_or_else(|e| e.into_inner()) = Some(r.clone());
         Ok(r)
     }
@@ -135,36 +138,35 @@ impl WasmProbe {
                 );
             }
         };
-        let inv = Invocation {
-            labels: self.labels.clone(),
-            host: resolved.host,
-            port: self.spec.target.port,
-            params: self.spec.params.clone(),
-            policy: resolved.policy,
-            limits: self.spec.limits,
-        };
         self.registry
             .runtime()
-            .run_from(start, &plugin, &inv, timeout)
+            .run_from(start, &plugin, &resolved.inv, timeout)
             .await
     }
 }
 
 /// The plugin sees the first address (so it never needs DNS); the policy
 /// grants every address of the name, and the name itself for HTTP.
-fn resolved_for(target: &Target, addrs: Vec<IpAddr>) -> Resolved {
+fn resolved_for(spec: &CheckSpec, labels: &Labels, addrs: Vec<IpAddr>) -> Resolved {
     let host = addrs
         .first()
         .map(|a| a.to_string())
-        .unwrap_or_else(|| target.host.clone());
+        .unwrap_or_else(|| spec.target.host.clone());
+    let policy = NetPolicy::new(vec![Grant {
+        host: spec.target.host.clone(),
+        port: spec.target.port,
+        addrs,
+    }]);
     Resolved {
         at: Instant::now(),
-        host,
-        policy: Arc::new(NetPolicy::new(vec![Grant {
-            host: target.host.clone(),
-            port: target.port,
-            addrs,
-        }])),
+        inv: Arc::new(Invocation {
+            labels: labels.clone(),
+            host,
+            port: spec.target.port,
+            params: spec.params.clone(),
+            policy: Arc::new(policy),
+            limits: spec.limits,
+        }),
     }
 }
 
