@@ -21,6 +21,10 @@ use super::stderr::StderrTail;
 pub const MAX_LOG_LINES: u32 = 64;
 /// Longest log message kept, in bytes.
 pub const MAX_LOG_BYTES: usize = 1024;
+/// Host resources (sockets, streams, pollables, HTTP messages...) one
+/// invocation may hold at once: bounds the file descriptors and host memory a
+/// plugin can pin. A TCP or HTTP check needs a few dozen.
+pub const MAX_RESOURCES: usize = 256;
 
 /// `T` of `Store<T>` for one check invocation.
 pub struct Sandbox {
@@ -48,6 +52,8 @@ impl Sandbox {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .socket_addr_check(policy::socket_addr_check(policy.clone(), labels.clone()));
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_RESOURCES);
         Sandbox {
             wasi: b.build(),
             http: WasiHttpCtx::new(),
@@ -55,7 +61,7 @@ impl Sandbox {
                 policy,
                 labels: labels.clone(),
             },
-            table: ResourceTable::new(),
+            table,
             limiter: StoreLimiter::new(memory_cap),
             labels,
             cpu_ticks: 0,
