@@ -32,6 +32,9 @@ enum Command {
     CheckConfig(cli::check_config::Args),
     /// Show what a running daemon is doing (instances, states, counters).
     Status(cli::status::Args),
+    /// Serve the demo's built-in TCP and HTTP target on loopback.
+    #[command(hide = true)]
+    DemoTarget(cli::demo_target::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Check(args) => cli::check::main(args),
         Command::CheckConfig(args) => Ok(cli::check_config::main(args)),
         Command::Status(args) => cli::status::main(args),
+        Command::DemoTarget(args) => cli::demo_target::main(args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("belay: {e:#}");

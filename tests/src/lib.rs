@@ -8,12 +8,16 @@
 
 pub mod bins;
 pub mod cable;
+pub mod checks;
 pub mod inject;
 pub mod lan;
 pub mod netns;
+pub mod plugins;
 pub mod privilege;
 pub mod process;
 pub mod router;
+pub mod servers;
+pub mod tempdir;
 pub mod uml;
 pub mod wait;
 
@@ -21,7 +25,10 @@ pub use bins::{belay_bin, shared_dir, workspace_root};
 pub use cable::Cable;
 pub use lan::Lan;
 pub use netns::Netns;
+pub use plugins::{build_test_plugin, build_versioned_plugin, stock_plugin_path};
 pub use privilege::require_root;
 pub use process::Proc;
 pub use router::{Router, VrrpSpec, pings};
+pub use servers::{TestServer, refused_port};
+pub use tempdir::TempDir;
 pub use wait::{wait_until, wait_until_some};

@@ -2,5 +2,6 @@
 
 pub mod check;
 pub mod check_config;
+pub mod demo_target;
 pub mod run;
 pub mod status;

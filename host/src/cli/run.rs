@@ -21,9 +21,11 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    // One thread is plenty for VRRP (a few packets per interval) and keeps
-    // the timer wheel and socket on one core; checks bring their own pool.
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // VRRP instances run on their own threads; this pool runs the checks
+    // (WASM), tracking, IPVS and the status server.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;

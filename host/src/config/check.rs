@@ -15,10 +15,9 @@
 //! ```
 
 use std::fmt;
-use std::str::FromStr;
 
+use serde::Deserialize;
 use serde::de::{self, Deserializer};
-use serde::{Deserialize, Serialize};
 
 use super::{Config, Diagnostics, Duration, Named};
 use crate::key_path;
@@ -84,77 +83,8 @@ impl CheckConfig {
     }
 }
 
-/// `host:port`. The host is kept as written (a name is resolved when the check
-/// starts, so the network policy allows exactly what the name resolves to).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-pub struct Target {
-    pub host: String,
-    pub port: u16,
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid target `{input}`: {reason}")]
-pub struct ParseTargetError {
-    input: String,
-    reason: &'static str,
-}
-
-impl FromStr for Target {
-    type Err = ParseTargetError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |reason| ParseTargetError {
-            input: s.to_owned(),
-            reason,
-        };
-        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-            let (host, rest) = rest.split_once(']').ok_or_else(|| err("missing `]`"))?;
-            host.parse::<std::net::Ipv6Addr>()
-                .map_err(|_| err("not an IPv6 address inside [...]"))?;
-            let port = rest
-                .strip_prefix(':')
-                .ok_or_else(|| err("missing `:port` after `]`"))?;
-            (host, port)
-        } else {
-            let (host, port) = s
-                .rsplit_once(':')
-                .ok_or_else(|| err("missing `:port` (write host:port)"))?;
-            if host.contains(':') {
-                return Err(err("IPv6 addresses need brackets: \"[2001:db8::1]:80\""));
-            }
-            (host, port)
-        };
-        if host.is_empty() {
-            return Err(err("empty host"));
-        }
-        if !host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
-        {
-            return Err(err("host is neither an IP address nor a DNS name"));
-        }
-        let port: u16 = port
-            .parse()
-            .map_err(|_| err("port is not a number from 1 to 65535"))?;
-        if port == 0 {
-            return Err(err("port 0 is not a target"));
-        }
-        Ok(Target {
-            host: host.to_owned(),
-            port,
-        })
-    }
-}
+/// `host:port`: the check runtime's target type, read from a string.
+pub use crate::check::Target;
 
 impl<'de> Deserialize<'de> for Target {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -223,6 +153,47 @@ pub(super) fn validate(config: &Config, d: &mut Diagnostics<'_>) {
                         .into(),
                 ),
             );
+        }
+        if is_valid_plugin_name(&check.plugin)
+            && crate::check::stock_plugin(&check.plugin).is_none()
+        {
+            let stock: Vec<&str> = crate::check::stock_plugins()
+                .iter()
+                .map(|(n, _)| *n)
+                .collect();
+            match &config.global.plugin_dir {
+                None => d.error(
+                    key_path!["check", name, "plugin"],
+                    format!("no stock plugin named `{}`", check.plugin),
+                    Some(
+                        match super::diagnostic::did_you_mean(&check.plugin, stock.iter().copied())
+                        {
+                            Some(s) => format!(
+                                "did you mean `{s}`? (custom plugins need global.plugin_dir)"
+                            ),
+                            None => format!(
+                                "stock plugins: {}; custom plugins need global.plugin_dir",
+                                stock.join(", ")
+                            ),
+                        },
+                    ),
+                ),
+                Some(dir) if !dir.join(format!("{}.wasm", check.plugin)).is_file() => d.error(
+                    key_path!["check", name, "plugin"],
+                    format!(
+                        "plugin `{}` is neither stock nor in {}",
+                        check.plugin,
+                        dir.display()
+                    ),
+                    Some(format!(
+                        "put {}.wasm in {}, or use a stock plugin: {}",
+                        check.plugin,
+                        dir.display(),
+                        stock.join(", ")
+                    )),
+                ),
+                Some(_) => {}
+            }
         }
         if check.interval < MIN_INTERVAL {
             d.error(

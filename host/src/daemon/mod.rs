@@ -4,6 +4,7 @@
 //! hooks, the event stream, the status server, and an orderly stop on
 //! SIGTERM / SIGINT (priority 0, VIPs released, exit 0).
 
+mod checks;
 mod groups;
 mod ipvs;
 mod observer;
@@ -57,6 +58,8 @@ pub enum DaemonError {
     LinkMonitor(std::io::Error),
     #[error("IPVS: {0}")]
     Ipvs(crate::ipvs::IpvsError),
+    #[error("checks: {0}")]
+    Checks(checks::ChecksError),
 }
 
 /// Runs until SIGTERM or SIGINT; returns once every instance has stopped.
@@ -112,8 +115,12 @@ pub async fn run_until(
         None => None,
     };
 
-    let scheduler: Option<Scheduler> = None;
-    let checks_view: Option<ChecksView> = None;
+    let mut checks = checks::Checks::start(&config)
+        .await
+        .map_err(DaemonError::Checks)?;
+    let scheduler: Option<Scheduler> = checks.as_ref().map(|c| c.scheduler.clone());
+    let checks_view: Option<ChecksView> = checks.as_ref().map(|c| c.view(&config));
+    let mut check_changes = checks.as_mut().and_then(|c| c.changes.take());
 
     // Mastership per instance, for IPVS `only_when_master`.
     let mut master_tx = HashMap::new();
@@ -287,7 +294,8 @@ pub async fn run_until(
         for t in &mut tracking.instances {
             t.control = control_of(&t.name);
         }
-        tasks.push(tokio::spawn(tracking.run(scheduler.clone(), link_rx)));
+        let inputs = scheduler.clone().zip(check_changes.take());
+        tasks.push(tokio::spawn(tracking.run(inputs, link_rx)));
     }
     info!(instances = threads.len(), "belay running");
 

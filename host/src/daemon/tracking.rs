@@ -95,15 +95,23 @@ impl Tracking {
     /// link changes from the link monitor.
     pub async fn run(
         mut self,
-        scheduler: Option<Scheduler>,
+        checks: Option<(Scheduler, tokio::sync::broadcast::Receiver<CheckEvent>)>,
         mut links: UnboundedReceiver<(String, bool)>,
     ) {
-        let mut checks = scheduler.as_ref().map(Scheduler::subscribe);
+        let (scheduler, mut checks) = match checks {
+            Some((s, rx)) => (Some(s), Some(rx)),
+            None => (None, None),
+        };
+        let mut links_open = true;
+        tracing::debug!(checks = checks.is_some(), "tracking started");
         loop {
             tokio::select! {
                 ev = async { checks.as_mut().expect("guarded").recv().await }, if checks.is_some() => {
                     match ev {
-                        Ok(ev) => self.on_check(ev),
+                        Ok(ev) => {
+                            tracing::debug!(?ev, "tracking: check event");
+                            self.on_check(ev)
+                        }
                         Err(RecvError::Lagged(n)) => {
                             warn!(missed = n, "tracking fell behind check changes; re-reading all");
                             if let Some(s) = &scheduler {
@@ -119,11 +127,11 @@ impl Tracking {
                         Err(RecvError::Closed) => checks = None,
                     }
                 }
-                link = links.recv() => match link {
+                link = links.recv(), if links_open => match link {
                     Some((name, up)) => self.update(&TrackTarget::Interface(name), TrackInput::from_link(up)),
-                    None if checks.is_none() => return,
-                    None => std::future::pending::<()>().await,
+                    None => links_open = false,
                 },
+                else => return,
             }
         }
     }
