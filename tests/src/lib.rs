@@ -6,10 +6,14 @@
 //! created; nothing is added to the host's own interfaces; processes are killed
 //! by PID, never by name.
 
+pub mod belay;
 pub mod bins;
+pub mod failover;
+pub mod keepalived;
 pub mod lan;
 pub mod netns;
 pub mod privilege;
+pub mod probe;
 pub mod process;
 pub mod wait;
 
