@@ -3,6 +3,8 @@
 
 pub mod check;
 pub mod config;
+pub mod daemon;
 pub mod ipvs;
 pub mod logging;
+pub mod status;
 pub mod vrrp;

@@ -30,6 +30,8 @@ enum Command {
     Check(cli::check::Args),
     /// Validate a config file and exit (0 = valid), like `keepalived -t`.
     CheckConfig(cli::check_config::Args),
+    /// Show what a running daemon is doing (instances, states, counters).
+    Status(cli::status::Args),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cli::run::main(args),
         Command::Check(args) => cli::check::main(args),
         Command::CheckConfig(args) => Ok(cli::check_config::main(args)),
+        Command::Status(args) => cli::status::main(args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("belay: {e:#}");

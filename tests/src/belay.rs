@@ -1,40 +1,24 @@
-//! belay itself as a VRRP router in a test namespace: a generated TOML config
-//! and status socket in a private temp dir, `belay run -c FILE`, killed by PID.
+//! belay as a `VrrpDaemon` for the failover lab: a `RouterSpec` rendered as
+//! belay's TOML, run through the lab's `Router` (status socket, Drop guard).
+//!
+//! Unlike `router::VrrpSpec`, the rendered instance keeps belay's default GARP
+//! schedule, so it matches Keepalived's defaults in the benchmark.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::bins::belay_bin;
 use crate::failover::{RouterSpec, VrrpDaemon};
 use crate::netns::Netns;
 use crate::probe::mono_ns;
-use crate::process::Proc;
+use crate::router::Router;
 
-/// A running `belay run` in a namespace.
-pub struct Belay {
-    proc: Proc,
-    dir: tempfile::TempDir,
-    ns: String,
-    interface: String,
-    vips: Vec<String>,
-}
+/// The instance name used in the generated config.
+pub const INSTANCE: &str = "VI_1";
 
-/// The `[global]` and `[vrrp_instance.NAME]` tables for `spec`.
-pub fn render_config(spec: &RouterSpec, dir: &std::path::Path) -> String {
-    let mut c = String::new();
-    c += "[global]\n";
-    c += &format!("router_id = {:?}\n", spec.name);
-    c += &format!(
-        "status_socket = {:?}\n",
-        dir.join("belay.sock").display().to_string()
-    );
-    c += &format!(
-        "cache_dir = {:?}\n",
-        dir.join("cache").display().to_string()
-    );
-    c += &format!("\n[vrrp_instance.{}]\n", spec.name);
+/// The `[vrrp_instance.VI_1]` table for `spec` (the `Router` adds `[global]`).
+pub fn render_instance(spec: &RouterSpec) -> String {
+    let mut c = format!("[vrrp_instance.{INSTANCE}]\n");
     c += &format!("interface = {:?}\n", spec.interface);
     c += &format!("vrid = {}\n", spec.vrid);
     c += &format!("priority = {}\n", spec.priority);
@@ -51,93 +35,59 @@ pub fn render_config(spec: &RouterSpec, dir: &std::path::Path) -> String {
     c
 }
 
+/// A running `belay run` with one instance.
+pub struct Belay {
+    pub router: Router,
+}
+
 impl Belay {
-    /// Writes the config and starts `belay run` in `ns`; returns once the
-    /// process is running (state waits are separate).
+    /// Starts belay in `ns`; returns once its status socket answers.
     pub fn start(ns: &Netns, spec: &RouterSpec) -> Belay {
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("belay-run-{}-", spec.name))
-            .tempdir()
-            .expect("belay temp dir");
-        let conf = dir.path().join("belay.toml");
-        std::fs::write(&conf, render_config(spec, dir.path())).expect("write belay.toml");
-        let mut cmd = ns.command(belay_bin());
-        cmd.arg("run").arg("-c").arg(&conf);
-        let proc = Proc::spawn(&format!("belay-{}", spec.name), cmd);
         Belay {
-            proc,
-            dir,
-            ns: ns.name().to_owned(),
-            interface: spec.interface.clone(),
-            vips: spec
-                .vips
-                .iter()
-                .map(|v| v.split('/').next().unwrap_or(v).to_owned())
-                .collect(),
+            router: Router::start_raw(ns, &format!("belay-{}", spec.name), &render_instance(spec)),
         }
     }
 
-    pub fn config_path(&self) -> PathBuf {
-        self.dir.path().join("belay.toml")
+    /// The instance's state (`MASTER`, `BACKUP`, ...), `None` if unreachable.
+    pub fn state(&self) -> Option<String> {
+        self.router.state(INSTANCE)
     }
 
-    fn holds_vips(&self) -> bool {
-        let ns = NsRef(&self.ns);
-        self.vips.iter().all(|v| ns.has_addr(&self.interface, v))
-    }
-}
-
-/// Reads addresses of a namespace we do not own (no Drop).
-struct NsRef<'a>(&'a str);
-
-impl NsRef<'_> {
-    fn has_addr(&self, dev: &str, addr: &str) -> bool {
-        let out = std::process::Command::new("ip")
-            .args(["-n", self.0, "-j", "addr", "show", "dev", dev])
-            .output();
-        let Ok(out) = out else { return false };
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        v.as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|l| l["addr_info"].as_array().cloned().unwrap_or_default())
-            .any(|a| a["local"].as_str() == Some(addr))
+    /// A counter of the instance (`adverts_received`, or a drop reason such
+    /// as `auth_mismatch`).
+    pub fn counter(&self, key: &str) -> u64 {
+        self.router.counter(INSTANCE, key)
     }
 }
 
 impl VrrpDaemon for Belay {
     fn kill9(&mut self) {
-        self.proc.signal(Signal::SIGKILL);
-        self.proc.wait_exit(Duration::from_secs(5));
+        self.router.signal(Signal::SIGKILL);
+        self.router.wait_exit(Duration::from_secs(5));
     }
 
     fn signal_term(&mut self) {
-        self.proc.signal(Signal::SIGTERM);
+        self.router.signal(Signal::SIGTERM);
     }
 
     fn wait_exit(&mut self, timeout: Duration) {
-        self.proc.wait_exit(timeout);
+        self.router.wait_exit(timeout);
     }
 
-    fn wait_master(&self, after: u64, timeout: Duration) -> u64 {
-        let _ = after;
-        crate::wait_until(timeout, "belay holds its VIPs (master)", || {
-            self.holds_vips()
-        });
+    fn wait_master(&self, _after: u64, timeout: Duration) -> u64 {
+        self.router.wait_state(INSTANCE, "MASTER", timeout);
         mono_ns()
     }
 
     fn wait_backup(&self, timeout: Duration) {
-        crate::wait_until(timeout, "belay released its VIPs (backup)", || {
-            !self.holds_vips()
-        });
+        self.router.wait_state(INSTANCE, "BACKUP", timeout);
     }
 
     fn pids(&self) -> Vec<i32> {
-        vec![self.proc.pid()]
+        vec![self.router.proc.pid()]
     }
 
     fn log_text(&self) -> String {
-        self.proc.log_text()
+        self.router.log()
     }
 }

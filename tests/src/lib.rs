@@ -8,18 +8,23 @@
 
 pub mod belay;
 pub mod bins;
+pub mod cable;
 pub mod failover;
+pub mod inject;
 pub mod keepalived;
 pub mod lan;
 pub mod netns;
 pub mod privilege;
 pub mod probe;
 pub mod process;
+pub mod router;
 pub mod wait;
 
 pub use bins::{belay_bin, shared_dir, workspace_root};
+pub use cable::Cable;
 pub use lan::Lan;
 pub use netns::Netns;
 pub use privilege::require_root;
 pub use process::Proc;
+pub use router::{Router, VrrpSpec, pings};
 pub use wait::{wait_until, wait_until_some};

@@ -3,3 +3,4 @@
 pub mod check;
 pub mod check_config;
 pub mod run;
+pub mod status;
