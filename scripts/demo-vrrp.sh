@@ -23,8 +23,9 @@ if [ -z "${DEMO_SKIP_BUILD:-}" ]; then
   bash scripts/setup.sh
   cargo build --release -q -p belay -p belay-tests --bins
 fi
-BELAY="$PWD/target/release/belay"
-PROBE="$PWD/target/release/belay-probe"
+BIN_DIR="${DEMO_BIN_DIR:-$PWD/target/release}"
+BELAY="$BIN_DIR/belay"
+PROBE="$BIN_DIR/belay-probe"
 
 # Unique names so concurrent runs never collide; all state under one temp dir.
 tag="bd$$"
@@ -37,7 +38,6 @@ cleanup() {
   for name in "${!PIDS[@]}"; do
     kill -KILL "${PIDS[$name]}" 2>/dev/null || true
   done
-  wait 2>/dev/null || true
   for ns in "$CL" "$R2" "$R1" "$HUB"; do
     ip netns del "$ns" 2>/dev/null || true
   done
@@ -102,10 +102,12 @@ config r2 100
 start_belay() { # name ns
   ip netns exec "$2" "$BELAY" run -c "$WORK/$1.toml" >>"$WORK/$1.log" 2>&1 &
   PIDS[belay-$1]=$!
+  disown $!
 }
 start_responder() { # name ns
   ip netns exec "$2" "$PROBE" respond --port "$PORT" --id "$1" >"$WORK/resp-$1.log" 2>&1 &
   PIDS[resp-$1]=$!
+  disown $!
   wait_for 5 log_has "$WORK/resp-$1.log" ready
 }
 
@@ -124,8 +126,10 @@ ip -n "$R2" -br addr show dev eth0 | sed 's/^/  r2: /'
 say "client probes $VIP:$PORT every 1 ms"
 ip netns exec "$CL" "$PROBE" watch --target "$VIP:$PORT" >"$WORK/watch.log" 2>&1 &
 PIDS[watch]=$!
-tail -n +1 -f "$WORK/watch.log" --pid "${PIDS[watch]}" 2>/dev/null | sed 's/^/  client /' &
+disown $!
+tail -n +1 -f "$WORK/watch.log" --pid "${PIDS[watch]}" 2>/dev/null | sed -u 's/^/  client /' &
 PIDS[tail]=$!
+disown $!
 wait_for 5 log_has "$WORK/watch.log" "answered by r1"
 sleep 1   # let the audience see a steady state
 
@@ -135,9 +139,11 @@ kill -KILL "${PIDS[resp-r1]}"     # the crashed host's service dies with it
 wait_for 15 log_has "$WORK/watch.log" "now answered by r2"
 sleep 0.3
 ip -n "$R2" -br addr show dev eth0 | sed 's/^/  r2: /'
+outage=$(grep -o 'outage: [0-9.]* ms' "$WORK/watch.log" | head -1 | grep -o '[0-9.]*')
+echo "measured outage seen by the client: $outage ms (VRRPv3 master-down interval at $ADVERT adverts:"
+echo "3 adverts + skew; Keepalived needs the same, see BENCHMARKS.md)"
 
-say "r1 comes back (fresh boot): it preempts r2 and takes the VIP back"
-ip -n "$R1" addr del "$VIP/24" dev eth0 2>/dev/null || true   # a reboot clears the stale VIP
+say "r1's belay restarts: it clears the VIP its crashed run left behind, then preempts r2"
 start_responder r1 "$R1"
 start_belay r1 "$R1"
 wait_for 15 log_has "$WORK/watch.log" "to r1\|now answered by r1"
