@@ -23,4 +23,6 @@ fi
 
 rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
+# Bounded fuzzing of the VRRP core in test.sh (scripts/fuzz.sh).
+command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 echo "setup: ok"

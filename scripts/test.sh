@@ -13,4 +13,6 @@ echo "== clippy"; cargo clippy --workspace --all-targets -- -D warnings
 echo "== build";  cargo build --workspace --all-targets
 echo "== test";   cargo nextest run --workspace --no-fail-fast
 echo "== doc tests"; cargo test --workspace --doc
+echo "== fuzz (VRRP decoder and state machine, bounded)"
+bash scripts/fuzz.sh "${BELAY_FUZZ_SECONDS:-60}"
 echo "test.sh: all passed"

@@ -5,13 +5,13 @@
 use std::sync::Arc;
 
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{mpsc, watch};
-use tracing::{Instrument, error, info, info_span};
+use tracing::{error, info, info_span};
 
 use crate::config::Config;
 use crate::status::server::StatusServer;
 use crate::status::{InstanceCell, InstanceInfo, Registry};
-use crate::vrrp::driver::{Command, Driver, DriverError, DriverSpec};
+use crate::vrrp::driver::{Driver, DriverError, DriverSpec};
+use crate::vrrp::poller::Control;
 
 /// Why the daemon stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -28,25 +28,24 @@ pub enum DaemonError {
         #[source]
         source: DriverError,
     },
-    #[error("signal handler: {0}")]
+    #[error("signal handler or thread: {0}")]
     Signal(std::io::Error),
-}
-
-/// Handles the rest of the daemon uses to talk to running instances.
-pub struct Handles {
-    /// Per instance name, its command channel (priority / tracking fault).
-    pub instances: Vec<(String, mpsc::Sender<Command>)>,
-    pub registry: Arc<Registry>,
 }
 
 /// Runs until SIGTERM or SIGINT; returns once every instance has stopped.
 pub async fn run(config: Config) -> Result<(), DaemonError> {
     let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
     let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
+    // SIGHUP's default action would kill us with the VIPs still on the
+    // interface; until reload exists, it is ignored (and said so).
+    let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
     run_until(config, async move {
-        tokio::select! {
-            _ = term.recv() => info!("SIGTERM: stopping"),
-            _ = int.recv() => info!("SIGINT: stopping"),
+        loop {
+            tokio::select! {
+                _ = term.recv() => break info!("SIGTERM: stopping"),
+                _ = int.recv() => break info!("SIGINT: stopping"),
+                _ = hup.recv() => tracing::warn!("SIGHUP: reload is not supported yet; ignored"),
+            }
         }
     })
     .await
@@ -112,31 +111,46 @@ pub async fn run_until(
         drivers.push((name.clone(), driver, span));
     }
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut tasks = Vec::new();
-    let mut handles = Vec::new();
+    // One thread per instance: its loop never waits behind anything else.
+    // `controls` is where checks (issue 4) will send priority changes.
+    let mut threads = Vec::new();
+    let mut controls: Vec<(String, Arc<Control>)> = Vec::new();
     for (name, driver, span) in drivers {
-        let (tx, rx) = mpsc::channel(16);
-        handles.push((name.clone(), tx));
-        let stop = stop_rx.clone();
-        tasks.push((name, tokio::spawn(driver.run(stop, rx).instrument(span))));
+        let control = Arc::new(Control::new().map_err(|e| DaemonError::Instance {
+            name: name.clone(),
+            source: DriverError::Io {
+                what: "eventfd",
+                source: e,
+            },
+        })?);
+        controls.push((name.clone(), control.clone()));
+        let thread = std::thread::Builder::new()
+            .name(format!("vrrp-{name}"))
+            .spawn(move || span.in_scope(|| driver.run(&control)))
+            .map_err(DaemonError::Signal)?;
+        threads.push((name, thread));
     }
-    info!(instances = tasks.len(), "belay running");
+    info!(instances = threads.len(), "belay running");
 
     stop.await;
-    let _ = stop_tx.send(true);
+    for (_, c) in &controls {
+        c.stop();
+    }
     let mut first_err = None;
-    for (name, task) in tasks {
-        match task.await {
+    for (name, thread) in threads {
+        let joined = tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|_| "panicked".to_owned()));
+        match joined {
             Ok(Ok(())) => {}
             Ok(Err(source)) => {
                 error!(instance = %name, error = %source, "instance failed");
                 first_err.get_or_insert(DaemonError::Instance { name, source });
             }
-            Err(join) => error!(instance = %name, error = %join, "instance task panicked"),
+            Err(why) => error!(instance = %name, why, "instance thread failed"),
         }
     }
-    drop(handles);
     server_task.abort();
     let _ = server_task.await;
     info!("belay stopped");

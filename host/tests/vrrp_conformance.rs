@@ -7,6 +7,8 @@
 //! adverts go through the real codec (`to_bytes` + `handle_packet`), so
 //! checksums and validation are exercised too.
 
+mod common;
+
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -415,30 +417,64 @@ conformance! {
         until: 6 * S,
         expect: cat(vec![
             backup_then_master_at(MDI_100),
-            adverts(100, [4 * S, 5 * S, 6 * S]),
+            vec![(4 * S, Advert(100)), (4 * S, Announce(5))],
+            adverts(100, [MDI_100 + S, MDI_100 + 2 * S]),
         ]),
     };
 
-    // Keepalived: a master hearing a lower priority adverts at once (the
-    // advert timer restarts from there).
+    // Keepalived: a master hearing a lower priority adverts at once (its
+    // regular adverts stay on their schedule) and re-announces its VIPs,
+    // now and 5 s later (garp_lower_prio_repeat / _delay).
     master_reasserts_on_lower_priority => Case {
         config: v2(),
         events: vec![(0, Ev::Startup), (4 * S, Ev::Advert(HIGHER_ADDR, 50, cs(100)))],
-        until: 6 * S,
+        until: 9 * S,
         expect: cat(vec![
             backup_then_master_at(MDI_100),
-            adverts(100, [4 * S, 5 * S, 6 * S]),
+            vec![(4 * S, Advert(100)), (4 * S, Announce(5))],
+            adverts(100, [MDI_100 + S, MDI_100 + 2 * S, MDI_100 + 3 * S, MDI_100 + 4 * S]),
+            // The becoming-master second burst, then the lower-priority one.
+            vec![(MDI_100 + 5 * S, Advert(100)), (MDI_100 + 5 * S, Announce(5))],
+            vec![(9 * S, Announce(5))],
         ]),
     };
 
-    // §6.4.3: priority 0 → send an advert and reset the Adver_Timer.
+    // With the lower-priority knobs at zero, only the advert.
+    master_reasserts_without_garp_when_disabled => Case {
+        config: with(v2(), |c| c.garp_lower_prio_repeat = 0),
+        events: vec![(0, Ev::Startup), (4 * S, Ev::Advert(HIGHER_ADDR, 50, cs(100)))],
+        until: 5 * S,
+        expect: cat(vec![
+            backup_then_master_at(MDI_100),
+            adverts(100, [4 * S, MDI_100 + S]),
+        ]),
+    };
+
+    // Keepalived's vrrp_higher_prio_send_advert: one last advert with our
+    // priority, then backup.
+    master_beaten_sends_last_advert_when_asked => Case {
+        config: with(v2(), |c| c.higher_prio_send_advert = true),
+        events: vec![(0, Ev::Startup), (4 * S, Ev::Advert(LOWER_ADDR, 150, cs(100)))],
+        until: 5 * S,
+        expect: cat(vec![
+            backup_then_master_at(MDI_100),
+            vec![
+                (4 * S, Advert(100)),
+                (4 * S, State(State::Master, State::Backup, R::HigherPriority)),
+                (4 * S, Remove),
+            ],
+        ]),
+    };
+
+    // §6.4.3: priority 0 → send an advert at once. The schedule is kept, as
+    // in Keepalived (the RFC would also reset the Adver_Timer).
     master_answers_priority_zero => Case {
         config: v2(),
         events: vec![(0, Ev::Startup), (4_200_000, Ev::Advert(HIGHER_ADDR, 0, cs(100)))],
         until: 5_200_000,
         expect: cat(vec![
             backup_then_master_at(MDI_100),
-            adverts(100, [4_200_000, 5_200_000]),
+            adverts(100, [4_200_000, MDI_100 + S]),
         ]),
     };
 
@@ -579,7 +615,7 @@ conformance! {
             backup_then_master_at(MDI_100),
             // 0 is clamped to 1 (0 means "stopping"); an unchanged priority
             // sends nothing.
-            vec![(4_300_000, Advert(90)), (4_500_000, Advert(1)), (5_500_000, Advert(1))],
+            vec![(4_300_000, Advert(90)), (4_500_000, Advert(1)), (MDI_100 + S, Advert(1))],
         ]),
     };
 
@@ -807,7 +843,7 @@ fn counters_and_accessors() {
             until: 10 * S,
             expect: cat(vec![
                 backup_then_master_at(MDI_100),
-                adverts(100, [4 * S, 5 * S]),
+                adverts(100, [4 * S, MDI_100 + S]),
                 vec![
                     (
                         5_500_000,
@@ -851,4 +887,23 @@ fn invalid_configs_are_refused() {
     assert_eq!(bad(|c| c.primary_address = ip("fe80::1")), E::V2OverIpv6);
     let e = Instance::new(with(v3(), |c| c.auth = Auth::simple("x").unwrap())).unwrap_err();
     assert_eq!(e, E::AuthWithV3);
+}
+
+/// Random scripts through the chaos driver (the fuzz target's invariants,
+/// runnable everywhere without a fuzzer).
+#[test]
+fn random_event_scripts_keep_invariants() {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    for _ in 0..3_000 {
+        let len = 16 + (x % 400) as usize;
+        let script: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        common::chaos::run(&script);
+    }
 }

@@ -61,6 +61,11 @@ fn sigterm_hands_over_at_once_and_releases_the_vip() {
         return;
     }
     let (lan, mut m, b) = pair(62);
+    // SIGHUP (reload, later) must not kill it with the VIP still assigned.
+    m.signal(Signal::SIGHUP);
+    wait_until(T, "SIGHUP logged", || m.log().contains("SIGHUP"));
+    assert!(m.proc.is_running());
+    assert_eq!(m.state("VI_1").as_deref(), Some("MASTER"));
     m.signal(Signal::SIGTERM);
     let status = m.wait_exit(T);
     assert!(status.success(), "belay exited with {status}: {}", m.log());

@@ -191,7 +191,9 @@ fn malformed_packets_are_dropped_counted_and_survived() {
         assert_eq!(victim.counter(name, "adverts_received"), 0, "{name}");
     }
 
-    // Then a flood of garbage: nothing received may crash the daemon.
+    // Then a flood of garbage: nothing received may crash the daemon, and
+    // what the kernel had to drop for a full queue is counted too
+    // (`socket_overflow`).
     let mut rng = Lcg(0x5eed);
     let garbage: Vec<Vec<u8>> = (0..500)
         .map(|_| {

@@ -79,6 +79,13 @@ pub struct VrrpInstanceConfig {
     /// v2 only: the password for `auth_type = "pass"`, at most 8 bytes.
     #[serde(default)]
     pub auth_pass: Option<String>,
+    /// A master beaten by a higher priority sends one last advert first, so
+    /// a winner that had not heard it re-asserts and refreshes the ARP caches
+    /// the loser held (after a partition heals). Keepalived's
+    /// `vrrp_higher_prio_send_advert`, which is off there; on here, because
+    /// without it clients can keep the loser's MAC for seconds.
+    #[serde(default = "default_true")]
+    pub higher_prio_send_advert: bool,
     /// Gratuitous ARP / unsolicited neighbour advertisement schedule.
     #[serde(default)]
     pub garp: GarpConfig,
@@ -103,6 +110,11 @@ pub struct GarpConfig {
     pub delay: Duration,
     /// While master, a burst every `refresh` (0s: never).
     pub refresh: Duration,
+    /// Frames per VIP when a master hears a lower priority and re-asserts
+    /// (the other router may have taken the ARP caches); 0: none.
+    pub lower_prio_repeat: u32,
+    /// A second such burst this long after (0s: none).
+    pub lower_prio_delay: Duration,
     /// Frames per VIP in each refresh burst.
     pub refresh_repeat: u32,
 }
@@ -114,6 +126,8 @@ impl Default for GarpConfig {
             interval: Duration::from_millis(0),
             delay: Duration::from_secs(5),
             refresh: Duration::from_millis(0),
+            lower_prio_repeat: 5,
+            lower_prio_delay: Duration::from_secs(5),
             refresh_repeat: 1,
         }
     }

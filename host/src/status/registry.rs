@@ -18,6 +18,8 @@ pub struct IoCounters {
     pub unknown_peer: u64,
     /// The IP total length disagrees with what arrived.
     pub ip_length_mismatch: u64,
+    /// Dropped by the kernel because our receive queue was full (a flood).
+    pub socket_overflow: u64,
     pub send_errors: u64,
     pub announcements_sent: u64,
     pub vip_errors: u64,
@@ -25,8 +27,9 @@ pub struct IoCounters {
 
 impl IoCounters {
     /// `(name, count)` for every receive drop reason counted here.
-    pub fn drops(&self) -> [(&'static str, u64); 4] {
+    pub fn drops(&self) -> [(&'static str, u64); 5] {
         [
+            ("socket_overflow", self.socket_overflow),
             ("bad_ip_header", self.bad_ip_header),
             ("oversize", self.oversize),
             ("unknown_peer", self.unknown_peer),

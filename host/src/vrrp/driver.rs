@@ -2,6 +2,12 @@
 //! packets, timer expiries and link changes, and carries out its actions
 //! (adverts, VIPs, announcements).
 //!
+//! Each instance runs on its own thread, waiting in one level-triggered
+//! `epoll_pwait2` on three fds (the VRRP socket, link notifications, the
+//! control eventfd for stop and commands) with the core's next deadline as a
+//! nanosecond timeout. Per advert: one wake-up and one `sendto` (master) or
+//! one `recvmsg` (backup), as in Keepalived.
+//!
 //! Hot paths: the receive buffer is reused and packets are handed to the core
 //! as slices; on becoming master the core's actions (add VIPs, announce, send
 //! the advert) run inline before any logging or status update.
@@ -12,22 +18,26 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use netlink_packet_route::AddressFamily;
-use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
 
 use super::garp::GarpSender;
 use super::linkwatch::{LinkEvent, LinkWatch};
+use super::poller::{Command, Control, Poller};
 use super::rtnl::{IfAddr, Link, Rtnl, RtnlError};
 use super::socket::{Destinations, MAX_PACKET, RecvError, SocketConfig, VrrpSocket};
 use super::vip::VipSet;
 use super::vmac::{self, VmacError};
-use super::wire::{AdvertInterval, Auth, MacAddr, Version, peek_vrid};
+use super::wire::{AdvertInterval, Auth, MacAddr, Version, VrrpRepr, peek_vrid};
 use super::{
     Action, FaultSource, GarpConfig, Instance, InstanceConfig, InstanceConfigError, Received,
     State, StateChangeReason,
 };
 use crate::config::vrrp::{Family, VrrpInstanceConfig};
 use crate::status::registry::{InstanceCell, reason_str};
+
+const TOKEN_CONTROL: u64 = 0;
+const TOKEN_LINK: u64 = 1;
+const TOKEN_SOCKET: u64 = 2;
 
 /// Why an instance could not start.
 #[derive(Debug, thiserror::Error)]
@@ -52,15 +62,6 @@ pub enum DriverError {
 
 fn io_err(what: &'static str) -> impl FnOnce(io::Error) -> DriverError {
     move |source| DriverError::Io { what, source }
-}
-
-/// Requests from the rest of the daemon (health-check tracking, issue 4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
-    /// Set the effective priority (configured ± track weights).
-    SetPriority(u8),
-    /// A tracked check with weight 0 failed (true) or recovered (false).
-    SetTrackingFault(bool),
 }
 
 /// One instance's static description, as the daemon hands it over.
@@ -90,7 +91,7 @@ pub struct Driver {
 
 impl Driver {
     /// Resolves the interface, cleans VIPs a crashed run left behind, opens
-    /// the sockets. Must run inside the tokio runtime.
+    /// the sockets.
     pub fn start(spec: DriverSpec, cell: Arc<InstanceCell>) -> Result<Driver, DriverError> {
         let cfg = &spec.config;
         let family = cfg.family();
@@ -158,14 +159,16 @@ impl Driver {
         })
     }
 
-    /// Runs until `shutdown` turns true; then sends priority 0 (if master),
-    /// releases the VIPs and returns.
-    pub async fn run(
-        mut self,
-        mut shutdown: watch::Receiver<bool>,
-        mut commands: mpsc::Receiver<Command>,
-    ) -> Result<(), DriverError> {
+    /// Runs on the calling thread until `control` asks to stop; then sends
+    /// priority 0 (if master), releases the VIPs and returns.
+    pub fn run(mut self, control: &Control) -> Result<(), DriverError> {
+        let mut poller = Poller::new().map_err(io_err("epoll"))?;
+        poller
+            .add(control.raw_fd(), TOKEN_CONTROL)
+            .and_then(|()| poller.add(self.watch.raw_fd(), TOKEN_LINK))
+            .map_err(io_err("epoll"))?;
         let mut events = Vec::new();
+        let mut commands = Vec::new();
         let mut link_running = self.link.running;
 
         // Without a primary address (IPv6 link-local still in DAD, say) there
@@ -175,21 +178,26 @@ impl Driver {
                 break p;
             }
             info!(interface = %self.link.name, "waiting for a usable source address");
-            tokio::select! {
-                _ = shutdown.changed() => return self.finish(None),
-                r = self.watch.next(&mut events) => {
-                    r.map_err(io_err("link notifications"))?;
-                    events.clear();
-                    self.primary = find_primary(&mut self.rtnl, &self.link, &self.spec.config)?;
-                }
+            let mut ready = 0u64;
+            poller
+                .wait(None, |t| ready |= 1 << t)
+                .map_err(io_err("epoll"))?;
+            if ready & (1 << TOKEN_CONTROL) != 0 && control.take(&mut commands) {
+                return self.finish();
+            }
+            if ready & (1 << TOKEN_LINK) != 0 {
+                while matches!(self.watch.try_next(&mut events), Ok(true)) {}
+                events.clear();
+                self.primary = find_primary(&mut self.rtnl, &self.link, &self.spec.config)?;
             }
         };
 
+        poller
+            .add(self.sock.raw_fd(), TOKEN_SOCKET)
+            .map_err(io_err("epoll"))?;
+
         let mut instance = Instance::new(instance_config(&self.spec, primary)?)?;
-        {
-            let mut live = self.cell.live();
-            live.primary_address = Some(primary);
-        }
+        self.cell.live().primary_address = Some(primary);
         let mut primary_present = true;
         let now = Instant::now();
         if !link_running {
@@ -202,73 +210,87 @@ impl Driver {
 
         let unicast_peers = self.spec.config.unicast_peers.clone();
         let mut rxbuf = vec![0u8; MAX_PACKET + 64];
-        loop {
-            let deadline = instance.poll_timeout();
-            let ev = tokio::select! {
-                biased;
-                _ = shutdown.changed() => Event::Shutdown,
-                r = self.sock.recv(&mut rxbuf) => Event::Packet(r),
-                _ = sleep_until(deadline) => Event::Timer,
-                r = self.watch.next(&mut events) => Event::Link(r),
-                c = commands.recv() => match c {
-                    Some(c) => Event::Command(c),
-                    None => Event::Idle,
-                },
-            };
+        'run: loop {
+            let mut ready = 0u64;
+            if let Err(e) = poller.wait(instance.poll_timeout(), |t| ready |= 1 << t) {
+                error!(error = %e, "epoll failed; stopping the instance");
+                break 'run;
+            }
             let now = Instant::now();
-            match ev {
-                Event::Shutdown => break,
-                Event::Idle => {
-                    // The command channel closed: nobody tracks us; stop polling it.
-                    commands = mpsc::channel(1).1;
+
+            if ready & (1 << TOKEN_CONTROL) != 0 {
+                if control.take(&mut commands) {
+                    break 'run;
                 }
-                Event::Timer => instance.handle_timeout(now),
-                Event::Command(Command::SetPriority(p)) => instance.set_priority(p, now),
-                Event::Command(Command::SetTrackingFault(f)) => {
-                    instance.set_fault(FaultSource::Tracking, f, now)
-                }
-                Event::Packet(Err(e)) => {
-                    warn!(error = %e, "VRRP socket receive failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                }
-                Event::Packet(Ok(Err(RecvError::BadIpHeader))) => exec.io.bad_ip_header += 1,
-                Event::Packet(Ok(Err(RecvError::Oversize))) => exec.io.oversize += 1,
-                Event::Packet(Ok(Ok(dg))) => {
-                    let m = dg.meta;
-                    let bytes = &rxbuf[dg.vrrp.clone()];
-                    if !unicast_peers.is_empty() && !unicast_peers.contains(&m.src) {
-                        exec.io.unknown_peer += 1;
-                        debug!(src = %m.src, "dropped: not one of unicast_peers");
-                    } else if dg.ip_payload_len != bytes.len() {
-                        exec.io.ip_length_mismatch += 1;
-                    } else if peek_vrid(bytes).is_some_and(|v| self.spec.siblings.contains(&v)) {
-                        // Another instance of ours on this link: its packet, not a drop.
-                    } else {
-                        let rx = Received {
-                            src: m.src,
-                            dst: m.dst,
-                            ttl: m.ttl.unwrap_or(0),
-                        };
-                        let was_master = instance.state() == State::Master;
-                        match instance.handle_packet(now, &rx, bytes) {
-                            Err(reason) => {
-                                debug!(src = %m.src, %reason, "dropped a received packet")
-                            }
-                            Ok(()) if was_master => exec.reasserting = true,
-                            Ok(()) => {}
+                for c in commands.drain(..) {
+                    match c {
+                        Command::SetPriority(p) => instance.set_priority(p, now),
+                        Command::SetTrackingFault(f) => {
+                            instance.set_fault(FaultSource::Tracking, f, now)
                         }
                     }
                 }
-                Event::Link(Err(e)) => {
-                    // Notifications lost (ENOBUFS): re-read the link state.
-                    debug!(error = %e, "link notifications lost; re-reading");
-                    if let Ok(Some(l)) = self.rtnl.link_by_index(self.link.index) {
-                        events.push(LinkEvent::Link(l));
+            }
+
+            if ready & (1 << TOKEN_SOCKET) != 0 {
+                // Level-triggered: one datagram per wake-up; more wake us again.
+                match self.sock.try_recv(&mut rxbuf) {
+                    Ok(None) => {}
+                    Err(e) => {
+                        warn!(error = %e, "VRRP socket receive failed");
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                    }
+                    Ok(Some(Err(RecvError::BadIpHeader))) => exec.io.bad_ip_header += 1,
+                    Ok(Some(Err(RecvError::Oversize))) => exec.io.oversize += 1,
+                    Ok(Some(Ok(dg))) => {
+                        let m = dg.meta;
+                        if let Some(n) = m.queue_drops {
+                            exec.io.socket_overflow = u64::from(n);
+                        }
+                        let bytes = &rxbuf[dg.vrrp.clone()];
+                        if !unicast_peers.is_empty() && !unicast_peers.contains(&m.src) {
+                            exec.io.unknown_peer += 1;
+                            debug!(src = %m.src, "dropped: not one of unicast_peers");
+                        } else if dg.ip_payload_len != bytes.len() {
+                            exec.io.ip_length_mismatch += 1;
+                        } else if peek_vrid(bytes).is_some_and(|v| self.spec.siblings.contains(&v))
+                        {
+                            // Another instance of ours on this link: its packet, not a drop.
+                        } else {
+                            let rx = Received {
+                                src: m.src,
+                                dst: m.dst,
+                                ttl: m.ttl.unwrap_or(0),
+                            };
+                            if let Err(reason) = instance.handle_packet(now, &rx, bytes) {
+                                debug!(src = %m.src, %reason, "dropped a received packet");
+                            }
+                        }
                     }
                 }
-                Event::Link(Ok(())) => {}
             }
-            // Link and address changes (collected by the watcher) → Fault or not.
+
+            if instance.poll_timeout().is_some_and(|d| d <= now) {
+                instance.handle_timeout(now);
+            }
+
+            if ready & (1 << TOKEN_LINK) != 0 {
+                loop {
+                    match self.watch.try_next(&mut events) {
+                        Ok(true) => continue,
+                        Ok(false) => break,
+                        Err(e) => {
+                            // Notifications lost (ENOBUFS): re-read the link state.
+                            debug!(error = %e, "link notifications lost; re-reading");
+                            if let Ok(Some(l)) = self.rtnl.link_by_index(self.link.index) {
+                                events.push(LinkEvent::Link(l));
+                            }
+                            break;
+                        }
+                    }
+                }
+            }
+            // Link and address changes → Fault or not.
             if !events.is_empty() {
                 for ev in events.drain(..) {
                     match ev {
@@ -298,11 +320,11 @@ impl Driver {
         instance.shutdown(Instant::now());
         self.drain(&mut instance, &mut exec);
         self.publish(&instance, &mut exec);
-        self.finish(Some(primary))
+        self.finish()
     }
 
     /// Releases whatever is left (VIPs, the macvlan); never fails the shutdown.
-    fn finish(mut self, _primary: Option<IpAddr>) -> Result<(), DriverError> {
+    fn finish(mut self) -> Result<(), DriverError> {
         match self.vips.reconcile(&mut self.rtnl, false) {
             Ok(d) if !d.removed.is_empty() => debug!(removed = ?d.removed, "VIPs released"),
             Ok(_) => {}
@@ -322,35 +344,7 @@ impl Driver {
     fn drain(&mut self, instance: &mut Instance, exec: &mut Exec) {
         while let Some(action) = instance.poll_action() {
             match action {
-                Action::SendAdvert(repr) => {
-                    let src = instance.config().primary_address;
-                    // A master answering another master's advert re-asserts
-                    // itself; the other one may have taken the LAN's ARP
-                    // caches while we could not hear each other, so refresh
-                    // them too (Keepalived does). The core leaves this out.
-                    if exec.reasserting && instance.state() == State::Master && repr.priority > 0 {
-                        let addrs: Vec<IpAddr> = self.vips.addrs().collect();
-                        match self.garp.announce(&addrs, self.spec.config.garp.repeat) {
-                            Ok(n) => exec.io.announcements_sent += n as u64,
-                            Err(e) => warn!(error = %e, "gratuitous ARP / NA not sent"),
-                        }
-                    }
-                    for dst in self.sock.destinations() {
-                        let sent = repr
-                            .emit(&mut exec.tx, src, *dst)
-                            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-                            .and_then(|n| {
-                                self.sock
-                                    .send(src, *dst, &exec.tx[..n], &mut exec.scratch, 0)
-                            });
-                        if let Err(e) = sent {
-                            exec.io.send_errors += 1;
-                            if exec.io.send_errors.is_power_of_two() {
-                                warn!(%dst, error = %e, count = exec.io.send_errors, "advert not sent");
-                            }
-                        }
-                    }
-                }
+                Action::SendAdvert(repr) => self.send_advert(instance, exec, &repr),
                 Action::AddAddresses(addrs) => match self.vips.install(&mut self.rtnl, &addrs) {
                     Ok(_) => exec.vips_held = true,
                     Err(e) => {
@@ -382,7 +376,6 @@ impl Driver {
                 }
             }
         }
-        exec.reasserting = false;
         for &(from, to, reason, _) in &exec.transitions {
             info!(
                 %from,
@@ -392,6 +385,26 @@ impl Driver {
                 master = ?instance.master_address(),
                 "state change"
             );
+        }
+    }
+
+    /// Sends one advert to every destination (each with its own checksum).
+    fn send_advert(&self, instance: &Instance, exec: &mut Exec, repr: &VrrpRepr) {
+        let src = instance.config().primary_address;
+        for dst in self.sock.destinations() {
+            let sent = repr
+                .emit(&mut exec.tx, src, *dst)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+                .and_then(|n| {
+                    self.sock
+                        .send(src, *dst, &exec.tx[..n], &mut exec.scratch, 0)
+                });
+            if let Err(e) = sent {
+                exec.io.send_errors += 1;
+                if exec.io.send_errors.is_power_of_two() {
+                    warn!(%dst, error = %e, count = exec.io.send_errors, "advert not sent");
+                }
+            }
         }
     }
 
@@ -417,8 +430,6 @@ struct Exec {
     scratch: Vec<u8>,
     io: crate::status::IoCounters,
     vips_held: bool,
-    /// The last event was an advert accepted while master.
-    reasserting: bool,
     transitions: Vec<(State, State, StateChangeReason, SystemTime)>,
 }
 
@@ -429,25 +440,8 @@ impl Default for Exec {
             scratch: vec![0; MAX_PACKET + super::socket::IPV4_HEADER_LEN],
             io: Default::default(),
             vips_held: false,
-            reasserting: false,
             transitions: Vec::with_capacity(4),
         }
-    }
-}
-
-enum Event {
-    Shutdown,
-    Idle,
-    Timer,
-    Command(Command),
-    Packet(io::Result<Result<super::socket::Datagram, RecvError>>),
-    Link(io::Result<()>),
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-        None => std::future::pending().await,
     }
 }
 
@@ -491,6 +485,9 @@ pub fn instance_config(spec: &DriverSpec, primary: IpAddr) -> Result<InstanceCon
         refresh_repeat: g.refresh_repeat,
         interval: g.interval.get(),
     };
+    ic.garp_lower_prio_repeat = g.lower_prio_repeat;
+    ic.garp_lower_prio_delay = g.lower_prio_delay.get();
+    ic.higher_prio_send_advert = c.higher_prio_send_advert;
     Ok(ic)
 }
 

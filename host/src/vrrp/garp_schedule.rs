@@ -7,7 +7,10 @@
 //! - a second burst `delay` after that (`garp_master_delay`, default 5 s;
 //!   zero disables it);
 //! - while master, every `refresh` (`garp_master_refresh`, default off) a
-//!   burst of `refresh_repeat` (`garp_master_refresh_repeat`, default 1).
+//!   burst of `refresh_repeat` (`garp_master_refresh_repeat`, default 1);
+//! - when a master re-asserts itself against a lower priority, a burst now
+//!   and another later (`garp_lower_prio_repeat` / `garp_lower_prio_delay`,
+//!   set on the instance, defaults 5 and 5 s).
 
 use std::time::{Duration, Instant};
 
@@ -59,6 +62,8 @@ pub struct GarpSchedule {
     spread: Option<Spread>,
     second: Option<Instant>,
     refresh: Option<Instant>,
+    /// The delayed burst after re-asserting against a lower priority.
+    lower_prio: Option<(Instant, u32)>,
 }
 
 impl GarpSchedule {
@@ -68,6 +73,7 @@ impl GarpSchedule {
             spread: None,
             second: None,
             refresh: None,
+            lower_prio: None,
         }
     }
 
@@ -85,19 +91,35 @@ impl GarpSchedule {
         self.begin(now, self.config.repeat)
     }
 
+    /// A master re-asserting itself against a lower priority (Keepalived's
+    /// `garp_lower_prio_*`): a burst of `repeat` now and another `delay`
+    /// later (re-armed, not stacked, by further lower-priority adverts).
+    pub fn lower_prio(&mut self, now: Instant, repeat: u32, delay: Duration) -> Option<Burst> {
+        if !delay.is_zero() && repeat > 0 {
+            self.lower_prio = Some((now + delay, repeat));
+        }
+        self.begin(now, repeat)
+    }
+
     /// Leaving master: nothing more is announced.
     pub fn stop(&mut self) {
         self.spread = None;
         self.second = None;
         self.refresh = None;
+        self.lower_prio = None;
     }
 
     /// When the next announcement is due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.spread.map(|s| s.next), self.second, self.refresh]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.spread.map(|s| s.next),
+            self.second,
+            self.refresh,
+            self.lower_prio.map(|(t, _)| t),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Announcements due at `now`, and re-arms.
@@ -120,6 +142,12 @@ impl GarpSchedule {
             repeat += self
                 .begin(now, self.config.refresh_repeat)
                 .map_or(0, |b| b.repeat);
+        }
+        if let Some((t, n)) = self.lower_prio
+            && t <= now
+        {
+            self.lower_prio = None;
+            repeat += self.begin(now, n).map_or(0, |b| b.repeat);
         }
         (repeat > 0).then_some(Burst { repeat })
     }
@@ -210,6 +238,33 @@ mod tests {
                 (1_200, 1)
             ]
         );
+    }
+
+    #[test]
+    fn lower_priority_burst_now_and_after_delay() {
+        let t0 = Instant::now();
+        let mut s = GarpSchedule::new(GarpConfig {
+            delay: Duration::ZERO,
+            ..GarpConfig::default()
+        });
+        assert_eq!(s.start(t0), Some(Burst { repeat: 5 }));
+        assert_eq!(s.poll_timeout(), None);
+        let t1 = ms(t0, 1_000);
+        assert_eq!(
+            s.lower_prio(t1, 3, Duration::from_secs(5)),
+            Some(Burst { repeat: 3 })
+        );
+        // A second lower-priority advert re-arms the delayed burst.
+        let t2 = ms(t0, 2_000);
+        assert_eq!(
+            s.lower_prio(t2, 3, Duration::from_secs(5)),
+            Some(Burst { repeat: 3 })
+        );
+        assert_eq!(s.poll_timeout(), Some(ms(t0, 7_000)));
+        assert_eq!(s.handle_timeout(ms(t0, 7_000)), Some(Burst { repeat: 3 }));
+        assert_eq!(s.poll_timeout(), None);
+        assert_eq!(s.lower_prio(t2, 0, Duration::from_secs(5)), None);
+        assert_eq!(s.poll_timeout(), None);
     }
 
     #[test]

@@ -3,13 +3,11 @@
 //! its primary address appears or disappears.
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 
 use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
-use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
 
 use super::rtnl::{IfAddr, Link, addr_from, link_from_message};
 
@@ -29,13 +27,13 @@ pub enum LinkEvent {
 
 /// Notifications for one interface index.
 pub struct LinkWatch {
-    fd: AsyncFd<Socket>,
+    sock: Socket,
     ifindex: u32,
     buf: Vec<u8>,
 }
 
 impl LinkWatch {
-    /// Subscribes to link and address changes; must run inside a tokio runtime.
+    /// Subscribes to link and address changes (non-blocking socket).
     pub fn open(ifindex: u32) -> io::Result<LinkWatch> {
         let mut sock = Socket::new(NETLINK_ROUTE)?;
         sock.bind(&SocketAddr::new(
@@ -43,28 +41,29 @@ impl LinkWatch {
             RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
         ))?;
         sock.set_non_blocking(true)?;
-        // SAFETY: the Socket owns its fd and keeps it open until the AsyncFd drops it.
-        let fd = unsafe { AsyncFd::register_with_interest(sock, Interest::READABLE)? };
         Ok(LinkWatch {
-            fd,
+            sock,
             ifindex,
             buf: Vec::with_capacity(64 * 1024),
         })
     }
 
-    /// Waits for notifications and appends those about our link to `out`.
-    /// A lost notification (ENOBUFS) is reported as an error so the caller can
-    /// re-read the link state.
-    pub async fn next(&mut self, out: &mut Vec<LinkEvent>) -> io::Result<()> {
+    /// The fd to wait on (readable: a notification is queued).
+    pub fn raw_fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+
+    /// Reads one queued datagram of notifications, if any, and appends those
+    /// about our link to `out`; `Ok(false)` when nothing was queued. A lost
+    /// notification (ENOBUFS) is an error: the caller re-reads the link.
+    pub fn try_next(&mut self, out: &mut Vec<LinkEvent>) -> io::Result<bool> {
         loop {
-            let mut guard = self.fd.readable().await?;
             self.buf.clear();
-            let buf = &mut self.buf;
-            match guard.try_io(|s| s.get_ref().recv(buf, 0)) {
-                Ok(Ok(_)) => break,
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(Err(e)) => return Err(e),
-                Err(_would_block) => continue,
+            match self.sock.recv(&mut self.buf, 0) {
+                Ok(_) => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
             }
         }
         let mut off = 0;
@@ -101,10 +100,6 @@ impl LinkWatch {
                 _ => {}
             }
         }
-        Ok(())
-    }
-
-    pub fn raw_fd(&self) -> i32 {
-        self.fd.get_ref().as_raw_fd()
+        Ok(true)
     }
 }

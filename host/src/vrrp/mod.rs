@@ -16,6 +16,7 @@ pub mod wire;
 pub mod driver;
 pub mod garp;
 pub mod linkwatch;
+pub mod poller;
 pub mod rtnl;
 pub mod socket;
 pub mod vip;

@@ -16,8 +16,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 use std::os::fd::{AsRawFd, RawFd};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
 
 use crate::config::vrrp::Family;
 
@@ -34,6 +32,8 @@ pub const VRRP_TTL: u8 = 255;
 pub const TOS_CS6: u8 = 0xc0;
 /// Length of the IPv4 header we write (no options).
 pub const IPV4_HEADER_LEN: usize = 20;
+/// Receive buffer of the VRRP socket.
+const RCVBUF: i32 = 1 << 20;
 /// Largest VRRP packet we handle: 255 IPv6 addresses + header; anything longer is not VRRP.
 pub const MAX_PACKET: usize = 8 + 255 * 16 + 16;
 
@@ -64,6 +64,9 @@ pub struct RecvMeta {
     /// IPv4 TTL or IPv6 hop limit; `None` if the kernel did not say (treated as bad).
     pub ttl: Option<u8>,
     pub ifindex: u32,
+    /// Datagrams the kernel dropped on this socket's full receive queue so
+    /// far (`SO_RXQ_OVFL`, cumulative), when it said.
+    pub queue_drops: Option<u32>,
 }
 
 /// A received datagram: where its VRRP bytes are in the buffer, plus metadata.
@@ -88,15 +91,14 @@ pub enum RecvError {
 
 /// The raw VRRP socket of one instance.
 pub struct VrrpSocket {
-    fd: AsyncFd<Socket>,
+    sock: Socket,
     family: Family,
     ifindex: u32,
     destinations: Destinations,
 }
 
 impl VrrpSocket {
-    /// Opens, binds to the interface and joins the group. Must run inside a
-    /// tokio runtime (the fd is registered with its reactor).
+    /// Opens (non-blocking), binds to the interface and joins the group.
     pub fn open(cfg: &SocketConfig) -> io::Result<VrrpSocket> {
         let domain = match cfg.family {
             Family::Ipv4 => Domain::IPV4,
@@ -106,6 +108,12 @@ impl VrrpSocket {
         sock.set_nonblocking(true)?;
         sock.bind_device(Some(cfg.interface.as_bytes()))?;
         let fd = sock.as_raw_fd();
+        // Room for bursts (a flood must not starve real adverts), beyond
+        // rmem_max when we may; and the kernel tells us what it still drops.
+        if setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, RCVBUF).is_err() {
+            let _ = sock.set_recv_buffer_size(RCVBUF as usize);
+        }
+        setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RXQ_OVFL, 1)?;
         match cfg.family {
             Family::Ipv4 => {
                 sock.set_header_included_v4(true)?;
@@ -148,8 +156,7 @@ impl VrrpSocket {
             }
         }
         Ok(VrrpSocket {
-            // SAFETY: the Socket owns its fd and keeps it open until the AsyncFd drops it.
-            fd: unsafe { AsyncFd::register_with_interest(sock, Interest::READABLE)? },
+            sock,
             family: cfg.family,
             ifindex: cfg.ifindex,
             destinations: cfg.destinations.clone(),
@@ -172,17 +179,21 @@ impl VrrpSocket {
         }
     }
 
-    /// Waits for the next datagram and splits it into metadata and VRRP bytes.
-    /// The outer `io::Result` is the socket's; the inner one says whether the
-    /// datagram was well-formed enough to look at.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Result<Datagram, RecvError>> {
+    /// The fd to wait on (readable: a datagram is queued).
+    pub fn raw_fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+
+    /// Reads one queued datagram, if any, and splits it into metadata and
+    /// VRRP bytes. `Ok(None)`: nothing queued. The inner `Result` says
+    /// whether the datagram was well-formed enough to look at.
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<Result<Datagram, RecvError>>> {
         loop {
-            let mut guard = self.fd.readable().await?;
-            match guard.try_io(|s| recv_raw(s.get_ref().as_raw_fd(), self.family, buf)) {
-                Ok(Ok((n, meta, truncated))) => return Ok(self.split(buf, n, meta, truncated)),
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(Err(e)) => return Err(e),
-                Err(_would_block) => continue,
+            match recv_raw(self.sock.as_raw_fd(), self.family, buf) {
+                Ok((n, meta, truncated)) => return Ok(Some(self.split(buf, n, meta, truncated))),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) => return Err(e),
             }
         }
     }
@@ -240,7 +251,7 @@ impl VrrpSocket {
         scratch: &mut [u8],
         ip_id: u16,
     ) -> io::Result<()> {
-        let sock = self.fd.get_ref();
+        let sock = &self.sock;
         match (src, dst) {
             (IpAddr::V4(s), IpAddr::V4(d)) => {
                 let len = IPV4_HEADER_LEN + vrrp.len();
@@ -337,6 +348,7 @@ fn recv_raw(fd: RawFd, family: Family, buf: &mut [u8]) -> io::Result<(usize, Rec
         },
         ttl: None,
         ifindex: 0,
+        queue_drops: None,
     };
 
     // SAFETY: CMSG_* walk the control buffer the kernel filled, bounded by
@@ -355,6 +367,9 @@ fn recv_raw(fd: RawFd, family: Family, buf: &mut [u8]) -> io::Result<(usize, Rec
                     let pi = std::ptr::read_unaligned(data.cast::<libc::in_pktinfo>());
                     meta.dst = IpAddr::V4(Ipv4Addr::from(u32::from_be(pi.ipi_addr.s_addr)));
                     meta.ifindex = pi.ipi_ifindex as u32;
+                }
+                (libc::SOL_SOCKET, libc::SO_RXQ_OVFL) => {
+                    meta.queue_drops = Some(std::ptr::read_unaligned(data.cast::<u32>()));
                 }
                 (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {
                     let v = std::ptr::read_unaligned(data.cast::<libc::c_int>());

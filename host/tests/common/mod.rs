@@ -1,4 +1,6 @@
 //! Helpers shared by the integration tests of this crate.
 #![allow(dead_code)]
 
+pub mod chaos;
 pub mod pcap;
+pub use belay::vrrp;

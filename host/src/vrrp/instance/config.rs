@@ -38,6 +38,19 @@ pub struct InstanceConfig {
     pub auth: Auth,
     /// Gratuitous ARP / NA schedule on becoming master.
     pub garp: GarpConfig,
+    /// Announcements per address when a master hears a lower priority and
+    /// re-asserts itself (Keepalived's `garp_lower_prio_repeat`, which
+    /// defaults to `garp_master_repeat`, 5): the other router may have taken
+    /// the LAN's ARP caches. Zero: none.
+    pub garp_lower_prio_repeat: u32,
+    /// A second such burst this long after (Keepalived's
+    /// `garp_lower_prio_delay`, default `garp_master_delay`, 5 s). Zero: none.
+    pub garp_lower_prio_delay: Duration,
+    /// A master that hears a higher priority sends one last advert with its
+    /// own priority before becoming backup (Keepalived's
+    /// `vrrp_higher_prio_send_advert`, default off): if the winner had not
+    /// heard us, it then re-asserts and refreshes the ARP caches we held.
+    pub higher_prio_send_advert: bool,
     /// Drop adverts whose TTL / hop limit is not 255 (RFC 5798 §7.1). On by
     /// default; a driver in unicast mode across routers may turn it off.
     pub check_ttl: bool,
@@ -45,7 +58,8 @@ pub struct InstanceConfig {
 
 impl InstanceConfig {
     /// A config with RFC / Keepalived defaults: priority 100, 1 s adverts,
-    /// preempt on, no delay, accept mode off, no auth.
+    /// preempt on, no delay, accept mode off, no auth, Keepalived's GARP
+    /// defaults.
     pub fn new(
         name: impl Into<String>,
         vrid: u8,
@@ -66,6 +80,9 @@ impl InstanceConfig {
             accept_mode: false,
             auth: Auth::None,
             garp: GarpConfig::default(),
+            garp_lower_prio_repeat: 5,
+            garp_lower_prio_delay: Duration::from_secs(5),
+            higher_prio_send_advert: false,
             check_ttl: true,
         }
     }

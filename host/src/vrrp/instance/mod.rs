@@ -8,12 +8,17 @@
 //! [`Instance::poll_timeout`] is reached, and after every call drains
 //! [`Instance::poll_action`]. `now` is always a parameter.
 //!
-//! Where the RFC and Keepalived 2.2 differ, we follow the RFC unless the
-//! task says otherwise, and say so here:
-//! - a master that hears priority 0 sends an advert and *resets* its advert
-//!   timer (RFC 5798 §6.4.3); Keepalived sends one but keeps its schedule;
-//! - a master that hears a lower priority re-asserts with an immediate
-//!   advert (Keepalived; the RFC just discards), and resets its timer too;
+//! Where the RFC and Keepalived 2.2 differ (checked against Keepalived's
+//! `vrrp.c` / `vrrp_scheduler.c`), and what we do:
+//! - a master that hears priority 0 sends an advert at once and keeps its
+//!   advert schedule, as Keepalived does (RFC 5798 §6.4.3 also resets the
+//!   Adver_Timer; either way backups see adverts at least every interval);
+//! - a master that hears a lower priority (or wins a tie) re-asserts with an
+//!   immediate advert, schedule kept, and a GARP burst now and 5 s later
+//!   (Keepalived's `garp_lower_prio_*`; the RFC just discards);
+//! - optionally a master beaten by a higher priority sends one last advert
+//!   first (Keepalived's `vrrp_higher_prio_send_advert`, off by default);
+//! - extra adverts from [`Instance::set_priority`] keep the schedule too;
 //! - an address-list mismatch is counted and the advert kept (RFC 5798
 //!   §7.1 MAY); Keepalived drops it;
 //! - an advert from our own primary address is dropped and counted
@@ -265,7 +270,7 @@ impl Instance {
     /// Sets the effective priority (from tracking). Takes effect at once: a
     /// master adverts it immediately. Clamped to 1..=254 (0 is reserved for
     /// a stopping master, 255 for the configured address owner).
-    pub fn set_priority(&mut self, priority: u8, now: Instant) {
+    pub fn set_priority(&mut self, priority: u8, _now: Instant) {
         let max = if self.config.priority == 255 {
             255
         } else {
@@ -280,7 +285,6 @@ impl Instance {
         self.priority = priority;
         if self.state == State::Master {
             self.send_advert(priority);
-            self.adver_timer = Some(now + self.config.advert_interval.as_duration());
         }
     }
 
@@ -443,14 +447,17 @@ impl Instance {
     /// RFC 5798 §6.4.3, Master receiving an advert.
     fn master_receive(&mut self, now: Instant, src: IpAddr, advert: &VrrpRepr) {
         if advert.priority == 0 {
+            // An extra advert; the schedule is kept, as in Keepalived.
             self.send_advert(self.priority);
-            self.adver_timer = Some(now + self.config.advert_interval.as_duration());
             return;
         }
         let primary = self.config.primary_address;
         let higher = advert.priority > self.priority;
         let tie_lost = advert.priority == self.priority && src > primary;
         if higher || tie_lost {
+            if self.config.higher_prio_send_advert {
+                self.send_advert(self.priority);
+            }
             let reason = if higher {
                 StateChangeReason::HigherPriority
             } else {
@@ -463,9 +470,16 @@ impl Instance {
             self.become_backup(now, reason, mai);
             self.master_address = Some(src);
         } else {
-            // Lower priority (or a tie we win): re-assert at once.
+            // Lower priority (or a tie we win): re-assert at once, and
+            // reclaim the ARP caches the other master may have taken.
             self.send_advert(self.priority);
-            self.adver_timer = Some(now + self.config.advert_interval.as_duration());
+            let (repeat, delay) = (
+                self.config.garp_lower_prio_repeat,
+                self.config.garp_lower_prio_delay,
+            );
+            if let Some(burst) = self.garp.lower_prio(now, repeat, delay) {
+                self.announce(burst.repeat);
+            }
         }
     }
 
