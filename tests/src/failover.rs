@@ -9,7 +9,8 @@ use std::time::Duration;
 use crate::keepalived::{Keepalived, KeepalivedSpec, VrrpState};
 use crate::lan::Lan;
 use crate::netns::Netns;
-use crate::probe::{DEFAULT_PORT, Prober, Responder, mono_ns};
+use crate::probe::{DEFAULT_PORT, Prober, Responder, Urgent, mono_ns};
+use crate::process::Proc;
 
 /// What every implementation needs to run one VRRP instance.
 #[derive(Clone, Debug)]
@@ -158,14 +159,21 @@ const VRID: u8 = 51;
 const STEADY: usize = 200;
 
 /// Two routers (`r1` the preferred master, `r2` the backup) and a client.
+/// Fields drop in order: daemons stop gracefully before their namespaces go.
 pub struct FailoverLab {
-    pub lan: Lan,
     pub imp: Impl,
     pub specs: [RouterSpec; 2],
     pub daemons: [Option<Box<dyn VrrpDaemon>>; 2],
-    pub responders: [Option<Responder>; 2],
     pub prober: Option<Prober>,
+    pub responders: [Option<Responder>; 2],
+    /// `tcpdump` on the bridge when `BELAY_BENCH_PCAP_DIR` is set (evidence
+    /// for slow runs: adverts, GARPs and probes with kernel timestamps).
+    pub capture: Option<Proc>,
+    pub lan: Lan,
 }
+
+/// Where `FailoverLab` writes a capture of each lab's bridge, if anywhere.
+pub const PCAP_DIR_ENV: &str = "BELAY_BENCH_PCAP_DIR";
 
 /// Host indices in `lan`.
 pub const R1: usize = 0;
@@ -196,13 +204,39 @@ impl FailoverLab {
             Some(Responder::start(lan.host(R1), "r1", DEFAULT_PORT)),
             Some(Responder::start(lan.host(R2), "r2", DEFAULT_PORT)),
         ];
+        let capture = std::env::var_os(PCAP_DIR_ENV).map(|dir| {
+            let file = std::path::Path::new(&dir).join(format!(
+                "{}-{}-{}.pcap",
+                imp.name(),
+                mode.name,
+                mono_ns()
+            ));
+            let mut cmd = lan.hub.command("tcpdump");
+            cmd.args([
+                "-i",
+                "br0",
+                "-n",
+                "-U",
+                "--immediate-mode",
+                "-s",
+                "128",
+                "-w",
+            ])
+            .arg(&file);
+            let p = Proc::spawn("tcpdump", cmd);
+            crate::wait_until(Duration::from_secs(10), "tcpdump listening", || {
+                p.log_text().contains("listening on")
+            });
+            p
+        });
         FailoverLab {
-            lan,
             imp,
             specs: [spec("r1", MASTER_PRIORITY), spec("r2", BACKUP_PRIORITY)],
             daemons: [None, None],
-            responders,
             prober: None,
+            responders,
+            capture,
+            lan,
         }
     }
 
@@ -297,12 +331,16 @@ pub fn run_failover(imp: Impl, mode: &Mode) -> Sample {
     });
     std::thread::sleep(random_below(lab.specs[R1].advert));
     // The router's daemon and its service die together.
-    let t_kill = mono_ns();
-    lab.responders[R1]
-        .as_ref()
-        .expect("responder")
-        .signal_kill();
-    lab.daemon_mut(R1).kill9();
+    let t_kill = {
+        let _rt = Urgent::enter();
+        let t = mono_ns();
+        lab.responders[R1]
+            .as_ref()
+            .expect("responder")
+            .signal_kill();
+        lab.daemon_mut(R1).kill9();
+        t
+    };
     lab.responders[R1].as_mut().expect("responder").kill();
     let first = lab.prober().wait_first_reply("r2", t_kill, p);
     let steady = lab.prober().wait_steady("r2", STEADY, first.sent, p);
@@ -334,8 +372,12 @@ pub fn run_failover(imp: Impl, mode: &Mode) -> Sample {
         .with_log(|l| l.lost_between(t_start, steady + STEADY as u64 * 1_000_000));
 
     // SIGTERM: r1 hands over (priority 0), r2 takes over after skew time.
-    let t_term = mono_ns();
-    lab.daemon_mut(R1).signal_term();
+    let t_term = {
+        let _rt = Urgent::enter();
+        let t = mono_ns();
+        lab.daemon_mut(R1).signal_term();
+        t
+    };
     let first = lab.prober().wait_first_reply("r2", t_term, p);
     let steady = lab.prober().wait_steady("r2", STEADY, first.sent, p);
     s.term_handover_ms = ms(first.at - t_term);

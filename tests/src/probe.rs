@@ -74,6 +74,31 @@ pub fn realtime(priority: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// Real-time scheduling for the calling thread while the guard lives: a
+/// harness that reads the clock and then signals a daemon must not be
+/// descheduled in between. Scoped rather than permanent because an RT thread
+/// has zero timer slack and its children would inherit that, so daemons
+/// started later would not run as they do anywhere else. Best effort.
+pub struct Urgent(bool);
+
+impl Urgent {
+    pub fn enter() -> Urgent {
+        let param = libc::sched_param { sched_priority: 40 };
+        // SAFETY: param is a valid sched_param for the duration of the call.
+        Urgent(unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } == 0)
+    }
+}
+
+impl Drop for Urgent {
+    fn drop(&mut self) {
+        if self.0 {
+            let param = libc::sched_param { sched_priority: 0 };
+            // SAFETY: as above.
+            unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
+        }
+    }
+}
+
 /// One observation of the prober, as printed on its stdout, one per line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -476,23 +501,29 @@ impl ProbeLog {
 
     /// The first reply from `from` received at or after `after`.
     pub fn first_reply_from(&self, from: &str, after: u64) -> Option<&Reply> {
-        self.replies
-            .iter()
-            .find(|r| r.at >= after && r.from == from)
+        // Replies are appended in arrival order: skip the past by bisection
+        // (the harness re-checks this on every batch of events).
+        let start = self.replies.partition_point(|r| r.at < after);
+        self.replies[start..].iter().find(|r| r.from == from)
     }
 
     /// Probes sent in `[from, to)` that got no reply.
     pub fn lost_between(&self, from: u64, to: u64) -> u64 {
-        self.sent
-            .iter()
-            .zip(&self.answer)
-            .filter(|(t, a)| **t >= from && **t < to && a.is_none())
-            .count() as u64
+        let (a, b) = self.sent_range(from, to);
+        self.answer[a..b].iter().filter(|x| x.is_none()).count() as u64
     }
 
     /// Probes sent in `[from, to)`.
     pub fn sent_between(&self, from: u64, to: u64) -> u64 {
-        self.sent.iter().filter(|t| **t >= from && **t < to).count() as u64
+        let (a, b) = self.sent_range(from, to);
+        (b - a) as u64
+    }
+
+    /// Indices of the probes sent in `[from, to)` (send times only grow).
+    fn sent_range(&self, from: u64, to: u64) -> (usize, usize) {
+        let a = self.sent.partition_point(|t| *t < from);
+        let b = self.sent.partition_point(|t| *t < to).max(a);
+        (a, b)
     }
 
     /// The send time of the first probe of the newest run of `n` consecutive
@@ -501,10 +532,8 @@ impl ProbeLog {
     pub fn steady_since(&self, from: &str, n: usize, after: u64) -> Option<u64> {
         let mut run = 0usize;
         let mut best = None;
-        for (seq, t) in self.sent.iter().enumerate() {
-            if *t < after {
-                continue;
-            }
+        let start = self.sent.partition_point(|t| *t < after);
+        for seq in start..self.sent.len() {
             let ok = self.answer[seq].is_some_and(|i| self.replies[i].from == from);
             if ok {
                 run += 1;

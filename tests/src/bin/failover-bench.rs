@@ -52,9 +52,20 @@ fn main() -> Result<()> {
     if !nix::unistd::geteuid().is_root() {
         bail!("failover-bench needs root (network namespaces)");
     }
-    // The harness timestamps kills and signals: it must not be descheduled
-    // between reading the clock and sending the signal.
-    belay_tests::probe::realtime(40).context("real-time priority for the harness")?;
+    // Measure the belay built with this harness (release beside release),
+    // not whatever `belay_bin()` finds for test binaries (target/debug).
+    if std::env::var_os("BELAY_BIN").is_none() {
+        let exe = std::env::current_exe().context("current exe")?;
+        let beside = exe.with_file_name("belay");
+        if beside.is_file() {
+            // SAFETY: single-threaded here; nothing reads the environment concurrently.
+            unsafe { std::env::set_var("BELAY_BIN", &beside) };
+        }
+    }
+    eprintln!(
+        "failover-bench: belay = {}",
+        belay_tests::belay_bin().display()
+    );
     let impls: Vec<Impl> = cli
         .impls
         .iter()
