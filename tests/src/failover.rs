@@ -301,6 +301,9 @@ pub struct Sample {
     /// SIGTERM of the master → first reply from the backup.
     pub term_handover_ms: f64,
     pub term_lost: u64,
+    /// The longest gap between two probes in the measured windows: the
+    /// instrument's own health (1 ms when the prober was never held up).
+    pub max_probe_gap_ms: f64,
 }
 
 /// A pseudo-random duration in `[0, d)` (clock nanoseconds are random enough
@@ -347,6 +350,7 @@ pub fn run_failover(imp: Impl, mode: &Mode) -> Sample {
     s.kill9_takeover_ms = ms(first.at - t_kill);
     lab.prober().with_log(|l| {
         s.kill9_lost = l.lost_between(t_kill, steady);
+        s.max_probe_gap_ms = s.max_probe_gap_ms.max(ms(l.max_send_gap(t_kill, steady)));
         s.kill9_after_last_advert_ms = l
             .last_advert_from(r1_ip, t_kill)
             .map(|a| ms(first.at - a.at));
@@ -367,9 +371,11 @@ pub fn run_failover(imp: Impl, mode: &Mode) -> Sample {
     let steady = lab.prober().wait_steady("r1", STEADY, t_master, p);
     lab.daemon(R2).wait_backup(p);
     s.preempt_switch_ms = ms(first.at - t_start);
-    s.preempt_lost = lab
-        .prober()
-        .with_log(|l| l.lost_between(t_start, steady + STEADY as u64 * 1_000_000));
+    let end = steady + STEADY as u64 * 1_000_000;
+    lab.prober().with_log(|l| {
+        s.preempt_lost = l.lost_between(t_start, end);
+        s.max_probe_gap_ms = s.max_probe_gap_ms.max(ms(l.max_send_gap(t_start, end)));
+    });
 
     // SIGTERM: r1 hands over (priority 0), r2 takes over after skew time.
     let t_term = {
@@ -381,7 +387,10 @@ pub fn run_failover(imp: Impl, mode: &Mode) -> Sample {
     let first = lab.prober().wait_first_reply("r2", t_term, p);
     let steady = lab.prober().wait_steady("r2", STEADY, first.sent, p);
     s.term_handover_ms = ms(first.at - t_term);
-    s.term_lost = lab.prober().with_log(|l| l.lost_between(t_term, steady));
+    lab.prober().with_log(|l| {
+        s.term_lost = l.lost_between(t_term, steady);
+        s.max_probe_gap_ms = s.max_probe_gap_ms.max(ms(l.max_send_gap(t_term, steady)));
+    });
     lab.daemon_mut(R1).wait_exit(p);
     s
 }
@@ -394,40 +403,65 @@ pub struct CpuSample {
     pub backup_pct: f64,
 }
 
-pub fn run_cpu(imp: Impl, mode: &Mode, window: Duration) -> CpuSample {
-    let mut lab = FailoverLab::new(imp, mode);
-    lab.elect();
-    // No prober traffic while measuring: only VRRP work counts.
-    lab.prober = None;
-    let pids = [lab.daemon(R1).pids(), lab.daemon(R2).pids()];
-    let before = [cpu_ticks(&pids[0]), cpu_ticks(&pids[1])];
+/// CPU used by each implementation's pair (r1 master, r2 backup) over one
+/// shared `window`: the labs run side by side, so every implementation sees
+/// the same machine load. Returns one sample per entry of `imps`.
+pub fn run_cpu(imps: &[Impl], mode: &Mode, window: Duration) -> Vec<CpuSample> {
+    let labs: Vec<FailoverLab> = imps
+        .iter()
+        .map(|&imp| {
+            let mut lab = FailoverLab::new(imp, mode);
+            lab.elect();
+            // No prober traffic while measuring: only VRRP work counts.
+            lab.prober = None;
+            lab
+        })
+        .collect();
+    let pids: Vec<[Vec<i32>; 2]> = labs
+        .iter()
+        .map(|l| [l.daemon(R1).pids(), l.daemon(R2).pids()])
+        .collect();
+    let cpu = || -> Vec<[u64; 2]> {
+        pids.iter()
+            .map(|p| [cpu_ns(&p[0]), cpu_ns(&p[1])])
+            .collect()
+    };
+    let before = cpu();
     let t0 = mono_ns();
+    // A measurement window, not synchronisation.
     std::thread::sleep(window);
+    let after = cpu();
     let elapsed = (mono_ns() - t0) as f64 / 1e9;
-    let after = [cpu_ticks(&pids[0]), cpu_ticks(&pids[1])];
-    // The window must really have been master/backup throughout.
-    assert!(
-        lab.lan.host(R1).has_addr("eth0", VIP) && !lab.lan.host(R2).has_addr("eth0", VIP),
-        "roles changed during the CPU window"
-    );
-    // SAFETY: sysconf has no memory effects.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let pct = |i: usize| (after[i] - before[i]) as f64 / hz / elapsed * 100.0;
-    CpuSample {
-        master_pct: pct(0),
-        backup_pct: pct(1),
+    for lab in &labs {
+        // The window must really have been master/backup throughout.
+        assert!(
+            lab.lan.host(R1).has_addr("eth0", VIP) && !lab.lan.host(R2).has_addr("eth0", VIP),
+            "{}: roles changed during the CPU window",
+            lab.imp.name()
+        );
     }
+    let pct = |a: u64, b: u64| a.saturating_sub(b) as f64 / 1e9 / elapsed * 100.0;
+    before
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| CpuSample {
+            master_pct: pct(a[0], b[0]),
+            backup_pct: pct(a[1], b[1]),
+        })
+        .collect()
 }
 
-/// utime + stime of the processes (all their threads, live and exited).
-fn cpu_ticks(pids: &[i32]) -> u64 {
+/// Nanoseconds on CPU of every thread of the processes, from
+/// `/proc/PID/task/TID/schedstat`. Not `utime + stime` from `/proc/PID/stat`:
+/// those are sampled at the scheduler tick, and a daemon that wakes exactly
+/// every 10 ms is phase-locked to a 10 ms tick, so it is charged all or
+/// nothing depending on its phase (a 10.4 ms period, like Keepalived's,
+/// samples fairly). Every thread here lives through the whole window.
+fn cpu_ns(pids: &[i32]) -> u64 {
     pids.iter()
-        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
-        .filter_map(|s| {
-            // Fields after the parenthesised command name; utime, stime are 14, 15.
-            let rest = &s[s.rfind(')')? + 2..];
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-        })
+        .filter_map(|p| std::fs::read_dir(format!("/proc/{p}/task")).ok())
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
         .sum()
 }

@@ -519,6 +519,16 @@ impl ProbeLog {
         (b - a) as u64
     }
 
+    /// The longest interval between consecutive probes sent in `[from, to)`.
+    pub fn max_send_gap(&self, from: u64, to: u64) -> u64 {
+        let (a, b) = self.sent_range(from, to);
+        self.sent[a..b]
+            .windows(2)
+            .map(|w| w[1].saturating_sub(w[0]))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Indices of the probes sent in `[from, to)` (send times only grow).
     fn sent_range(&self, from: u64, to: u64) -> (usize, usize) {
         let a = self.sent.partition_point(|t| *t < from);

@@ -110,10 +110,16 @@ fn main() -> Result<()> {
     let mut cpu = Vec::new();
     if cli.cpu_secs > 0 {
         let mode = MODES[2];
-        for &imp in &impls {
-            eprintln!("== cpu {} {} for {} s", mode.name, imp.name(), cli.cpu_secs);
-            let sample = catch(|| failover::run_cpu(imp, &mode, Duration::from_secs(cli.cpu_secs)));
-            eprintln!("   {sample:?}");
+        eprintln!(
+            "== cpu {} for {} s, {} side by side",
+            mode.name,
+            cli.cpu_secs,
+            cli.impls.join(" and ")
+        );
+        let samples = catch(|| failover::run_cpu(&impls, &mode, Duration::from_secs(cli.cpu_secs)));
+        for (i, &imp) in impls.iter().enumerate() {
+            let sample = samples.as_ref().map(|s| s[i].clone());
+            eprintln!("   {} {sample:?}", imp.name());
             cpu.push(CpuRun {
                 imp: imp.name(),
                 mode: mode.name,
