@@ -147,7 +147,7 @@ struct Metric {
     get: fn(&Sample) -> Option<f64>,
 }
 
-const METRICS: [Metric; 7] = [
+const METRICS: [Metric; 8] = [
     Metric {
         name: "kill -9 → first reply from backup",
         unit: "ms",
@@ -182,6 +182,11 @@ const METRICS: [Metric; 7] = [
         name: "preemption back: lost probes",
         unit: "",
         get: |s| Some(s.preempt_lost as f64),
+    },
+    Metric {
+        name: "(instrument) longest gap between probes",
+        unit: "ms",
+        get: |s| Some(s.max_probe_gap_ms),
     },
 ];
 
@@ -229,10 +234,14 @@ fn report(impls: &[Impl], modes: &[Mode], runs: &[Run], cpu: &[CpuRun]) -> Strin
             out += &format!(" {} median [min–max] (n) |", imp.name());
         }
         for imp in &impls[1..] {
-            out += &format!(" {} ÷ {} |", imp.name(), base.name());
+            out += &format!(
+                " {} ÷ {} median | spread (max−min) ÷ |",
+                imp.name(),
+                base.name()
+            );
         }
         out += "\n|---|";
-        out += &"---|".repeat(impls.len() * 2 - 1);
+        out += &"---|".repeat(impls.len() + (impls.len() - 1) * 2);
         out += "\n";
         for m in &METRICS {
             let st: Vec<Option<Stats>> = impls
@@ -262,12 +271,19 @@ fn report(impls: &[Impl], modes: &[Mode], runs: &[Run], cpu: &[CpuRun]) -> Strin
                     None => out += " – |",
                 }
             }
+            let comparable = m.unit == "ms" && !m.name.starts_with('(');
             for s in &st[1..] {
                 match (s, &st[0]) {
-                    (Some(a), Some(b)) if m.unit == "ms" && b.median > 0.0 => {
-                        out += &format!(" {:.2} |", a.median / b.median)
+                    (Some(a), Some(b)) if comparable && b.median > 0.0 => {
+                        let spread = |x: &Stats| x.max - x.min;
+                        out += &format!(" {:.2} |", a.median / b.median);
+                        if spread(b) > 0.0 {
+                            out += &format!(" {:.2} |", spread(a) / spread(b));
+                        } else {
+                            out += " – |";
+                        }
                     }
-                    _ => out += " |",
+                    _ => out += " | |",
                 }
             }
             out += "\n";
