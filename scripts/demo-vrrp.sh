@@ -140,8 +140,8 @@ wait_for 15 log_has "$WORK/watch.log" "now answered by r2"
 sleep 0.3
 ip -n "$R2" -br addr show dev eth0 | sed 's/^/  r2: /'
 outage=$(grep -o 'outage: [0-9.]* ms' "$WORK/watch.log" | head -1 | grep -o '[0-9.]*')
-echo "measured outage seen by the client: $outage ms (VRRPv3 master-down interval at $ADVERT adverts:"
-echo "3 adverts + skew; Keepalived needs the same, see BENCHMARKS.md)"
+echo "outage seen by the client: $outage ms. The backup waits 3 adverts + skew ($ADVERT adverts) from"
+echo "the master's last advert; a crash lands anywhere in an advert interval. Keepalived: same (BENCHMARKS.md)."
 
 say "r1's belay restarts: it clears the VIP its crashed run left behind, then preempts r2"
 start_responder r1 "$R1"
