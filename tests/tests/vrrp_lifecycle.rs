@@ -193,3 +193,60 @@ fn a_missing_interface_fails_the_start_clearly() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_link_down_at_start_is_fault_until_it_comes_up() {
+    if !require_root("a_link_down_at_start_is_fault_until_it_comes_up") {
+        return;
+    }
+    let mut lan = Lan::with_hosts(1);
+    lan.add_host("client");
+    lan.host(0).add_addr("eth0", "192.0.2.1/24");
+    lan.host(1).add_addr("eth0", "192.0.2.50/24");
+    lan.host(0).link_set("eth0", false);
+    let m = Router::start(
+        lan.host(0),
+        "m",
+        &[VrrpSpec::v3(106, 200, &format!("{VIP}/24"))],
+    );
+    m.wait_state("VI_1", "FAULT", T);
+    assert!(!lan.host(0).has_addr("eth0", VIP));
+    assert_eq!(
+        m.counter("VI_1", "adverts_sent"),
+        0,
+        "a faulted instance advertised"
+    );
+    lan.host(0).link_set("eth0", true);
+    m.wait_state("VI_1", "MASTER", T);
+    wait_until(T, "client reaches the VIP", || pings(lan.host(1), VIP));
+}
+
+#[test]
+fn ipv6_virtual_mac_is_00_00_5e_00_02_vrid() {
+    if !require_root("ipv6_virtual_mac_is_00_00_5e_00_02_vrid") {
+        return;
+    }
+    let mut lan = Lan::with_hosts(1);
+    lan.add_host("client");
+    lan.host(0).add_addr("eth0", "2001:db8::1/64");
+    lan.host(1).add_addr("eth0", "2001:db8::50/64");
+    let mut spec = VrrpSpec::v3(107, 200, "2001:db8::100/64");
+    spec.extra = vec!["use_vmac = true".into()];
+    let mut m = Router::start(lan.host(0), "m", &[spec]);
+    m.wait_state("VI_1", "MASTER", Duration::from_secs(8));
+    let link: Value =
+        serde_json::from_str(&lan.host(0).ip(&["-j", "-d", "link", "show", "vrrp6.107"])).unwrap();
+    assert_eq!(link[0]["address"], "00:00:5e:00:02:6b");
+    assert!(lan.host(0).has_addr("vrrp6.107", "2001:db8::100"));
+    wait_until(T, "client reaches the VIP", || {
+        pings(lan.host(1), "2001:db8::100")
+    });
+    let neigh = lan.host(1).ip(&["-6", "neigh", "show", "2001:db8::100"]);
+    assert!(
+        neigh.contains("00:00:5e:00:02:6b"),
+        "client neighbour entry: {neigh}"
+    );
+    m.signal(Signal::SIGTERM);
+    assert!(m.wait_exit(T).success());
+    assert!(!lan.host(0).ip(&["link", "show"]).contains("vrrp6.107"));
+}

@@ -155,5 +155,9 @@ fn ipv6_adverts_and_unsolicited_nas_decode_cleanly() {
         assert_eq!(r[7], "1", "ICMPv6 checksum (1 = good): {r:?}");
         assert_eq!(r[9], "1", "override flag: {r:?}");
         assert_eq!(r[3], "ff02::1");
+        assert!(
+            r[2].starts_with("fe80::"),
+            "NA from the link-local address: {r:?}"
+        );
     }
 }

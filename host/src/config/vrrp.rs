@@ -64,7 +64,11 @@ pub struct VrrpInstanceConfig {
     /// Source address for unicast adverts (default: the interface's primary address).
     #[serde(default)]
     pub unicast_src: Option<IpAddr>,
-    /// Accept mode (RFC 5798): a master accepts packets addressed to the VIPs it does not own.
+    /// Accept mode (RFC 5798 §6.1): a non-owner master accepts packets
+    /// addressed to the VIPs. Carried to the protocol core; belay does not
+    /// yet filter that traffic when it is off (Keepalived only does with
+    /// `vrrp_iptables` / nftables configured), so today a master accepts it
+    /// either way.
     #[serde(default)]
     pub accept: bool,
     /// Put the VIPs on a macvlan with the VRRP virtual MAC 00:00:5e:00:01:VRID (v6: :02:).

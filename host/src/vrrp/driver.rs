@@ -22,7 +22,8 @@ use tracing::{debug, error, info, warn};
 
 use super::garp::GarpSender;
 use super::linkwatch::{LinkEvent, LinkWatch};
-use super::poller::{Command, Control, Poller};
+use super::poller::Poller;
+pub use super::poller::{Command, Control};
 use super::rtnl::{IfAddr, Link, Rtnl, RtnlError};
 use super::socket::{Destinations, MAX_PACKET, RecvError, SocketConfig, VrrpSocket};
 use super::vip::VipSet;
@@ -196,6 +197,15 @@ impl Driver {
             .add(self.sock.raw_fd(), TOKEN_SOCKET)
             .map_err(io_err("epoll"))?;
 
+        if let (IpAddr::V6(ll), None) = (primary, &self.vmac_link)
+            && ll.is_unicast_link_local()
+            && let Some(mac) = self.link.mac
+        {
+            // NAs leave from the same link-local address as the adverts.
+            self.garp
+                .set_link_local(MacAddr(mac), ll)
+                .map_err(io_err("packet socket"))?;
+        }
         let mut instance = Instance::new(instance_config(&self.spec, primary)?)?;
         self.cell.live().primary_address = Some(primary);
         let mut primary_present = true;

@@ -66,6 +66,18 @@ impl GarpSender {
         })
     }
 
+    /// Rebuilds the NA frames with `link_local` as their IPv6 source (it may
+    /// not have existed yet, DAD pending, when the sender was made).
+    pub fn set_link_local(&mut self, mac: MacAddr, link_local: Ipv6Addr) -> io::Result<()> {
+        for f in &mut self.frames {
+            if f.addr.is_ipv6() {
+                *f = build_frame(mac, Some(link_local), f.addr)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Sends `repeat` announcements for each of `addrs` (those we have frames
     /// for), back to back; returns how many frames went out.
     pub fn announce(&self, addrs: &[IpAddr], repeat: u32) -> io::Result<usize> {

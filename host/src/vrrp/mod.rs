@@ -6,6 +6,9 @@
 //! into every call, asks [`Instance::poll_timeout`] when to call back, and
 //! drains [`Instance::poll_action`] to learn what to send and which addresses
 //! to add or remove.
+//!
+//! The core (`wire/`, `instance/`, `timers.rs`, `garp_schedule.rs`) uses only
+//! std, thiserror and tracing: `fuzz/` compiles those files on their own.
 
 pub mod garp_schedule;
 pub mod instance;
