@@ -53,13 +53,28 @@ fn check(imp: Impl, s: &Sample) {
     );
 }
 
+/// Runs the scenario until the instrument itself was healthy (no probe gap
+/// over 5 ms: on this shared VM a stolen time slice stalls every process,
+/// the prober included, and such a sample says nothing about the harness).
+fn healthy_sample(imp: Impl) -> Sample {
+    let mut last = None;
+    for _ in 0..3 {
+        let s = run_failover(imp, &MODES[2]);
+        if s.max_probe_gap_ms <= 5.0 {
+            return s;
+        }
+        eprintln!("{}: instrument stalled, retrying: {s:?}", imp.name());
+        last = Some(s);
+    }
+    last.expect("at least one run")
+}
+
 #[test]
 fn harness_measures_keepalived_as_the_rfc_predicts() {
     if !require_root("harness_measures_keepalived_as_the_rfc_predicts") {
         return;
     }
-    let s = run_failover(Impl::Keepalived, &MODES[2]);
-    check(Impl::Keepalived, &s);
+    check(Impl::Keepalived, &healthy_sample(Impl::Keepalived));
 }
 
 #[test]
@@ -67,6 +82,5 @@ fn harness_measures_belay_as_the_rfc_predicts() {
     if !require_root("harness_measures_belay_as_the_rfc_predicts") {
         return;
     }
-    let s = run_failover(Impl::Belay, &MODES[2]);
-    check(Impl::Belay, &s);
+    check(Impl::Belay, &healthy_sample(Impl::Belay));
 }
