@@ -6,14 +6,18 @@
 //! created; nothing is added to the host's own interfaces; processes are killed
 //! by PID, never by name.
 
+pub mod belay;
 pub mod bins;
 pub mod cable;
 pub mod checks;
+pub mod failover;
 pub mod inject;
+pub mod keepalived;
 pub mod lan;
 pub mod netns;
 pub mod plugins;
 pub mod privilege;
+pub mod probe;
 pub mod process;
 pub mod router;
 pub mod servers;
