@@ -1,5 +1,7 @@
 //! Structured logging setup shared by every subcommand.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Output format of the daemon's logs.
@@ -18,7 +20,9 @@ pub fn init(format: LogFormat, default_level: &str) {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour codes only for a terminal, not for log files and journald.
+        .with_ansi(std::io::stderr().is_terminal());
     // A second init (tests) is harmless; ignore the error it returns.
     let _ = match format {
         LogFormat::Text => builder.try_init(),

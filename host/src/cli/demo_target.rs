@@ -1,6 +1,7 @@
 //! `belay demo-target` (hidden): the built-in target the demo checks.
 //!
-//! Serves on 127.0.0.1, ephemeral ports only:
+//! Serves on 127.0.0.1, on ephemeral ports unless `--tcp-port`/`--http-port`
+//! name them (the VRRP demo restarts a "web service" on the same port):
 //! - TCP: sends `belay-demo ready\r\n` on connect, then closes;
 //! - HTTP/1.1: `/` and `/health` → 200, `/fail` → 503, anything else → 404;
 //!
@@ -20,19 +21,30 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Port for the TCP banner service (0: ephemeral).
+    #[arg(long, default_value_t = 0)]
+    tcp_port: u16,
+    /// Port for the HTTP service (0: ephemeral).
+    #[arg(long, default_value_t = 0)]
+    http_port: u16,
+}
 
-pub fn main(_args: Args) -> anyhow::Result<ExitCode> {
+pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(serve())
+    rt.block_on(serve(args))
 }
 
-async fn serve() -> anyhow::Result<ExitCode> {
-    let tcp = TcpListener::bind("127.0.0.1:0").await?;
-    let http = TcpListener::bind("127.0.0.1:0").await?;
+async fn serve(args: Args) -> anyhow::Result<ExitCode> {
+    let tcp = TcpListener::bind(("127.0.0.1", args.tcp_port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.tcp_port))?;
+    let http = TcpListener::bind(("127.0.0.1", args.http_port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.http_port))?;
     let closed = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
