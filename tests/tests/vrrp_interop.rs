@@ -169,7 +169,7 @@ impl Pair {
     }
 
     fn patience(&self) -> Duration {
-        self.specs[0].master_down().max(self.specs[1].master_down()) * 3 + Duration::from_secs(5)
+        self.specs[0].master_down().max(self.specs[1].master_down()) * 3 + Duration::from_secs(15)
     }
 
     fn prober(&mut self) -> &Prober {
