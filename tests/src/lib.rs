@@ -12,6 +12,7 @@ pub mod cable;
 pub mod checks;
 pub mod failover;
 pub mod inject;
+pub mod ipvs_lab;
 pub mod keepalived;
 pub mod lan;
 pub mod netns;

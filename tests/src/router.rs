@@ -109,6 +109,12 @@ impl Router {
 
     /// Starts `belay run` with `[global]` filled in and `body` appended.
     pub fn start_raw(ns: &Netns, label: &str, body: &str) -> Router {
+        Router::start_with_global(ns, label, "", body)
+    }
+
+    /// As [`Router::start_raw`], with `global` (`key = value` lines) added
+    /// to the `[global]` table.
+    pub fn start_with_global(ns: &Netns, label: &str, global: &str, body: &str) -> Router {
         let base = std::env::temp_dir().join(format!(
             "belay-test-{}-{}-{label}",
             std::process::id(),
@@ -117,7 +123,7 @@ impl Router {
         let socket = base.with_extension("sock");
         let config = base.with_extension("toml");
         let text = format!(
-            "[global]\nrouter_id = \"{label}\"\nstatus_socket = \"{}\"\n\n{body}",
+            "[global]\nrouter_id = \"{label}\"\nstatus_socket = \"{}\"\n{global}\n\n{body}",
             socket.display()
         );
         std::fs::write(&config, text).expect("write config");
@@ -134,8 +140,10 @@ impl Router {
             config,
             label: label.to_owned(),
         };
+        // The status socket opens once the stock plugins are loaded: with a
+        // cold plugin cache on a loaded machine, that takes seconds.
         let what = format!("{label}: status socket answers");
-        wait_until(Duration::from_secs(10), &what, || r.status().is_some());
+        wait_until(Duration::from_secs(30), &what, || r.status().is_some());
         r
     }
 

@@ -120,6 +120,17 @@ pub fn uml_run(tag: &str, script: &str, rw: Option<&Path>) -> UmlRun {
 /// one UML boot, with [`IN_UML_ENV`] set and `extra_env` exported. Loads
 /// the IPVS modules first. Returns the boot's outcome (assert on it).
 pub fn run_inner_tests(tag: &str, tests: &[&str], extra_env: &[(&str, &str)]) -> UmlRun {
+    run_inner_tests_with(tag, tests, extra_env, None)
+}
+
+/// As [`run_inner_tests`], with the host directory `rw` writable (same
+/// path) inside the guest.
+pub fn run_inner_tests_with(
+    tag: &str,
+    tests: &[&str],
+    extra_env: &[(&str, &str)],
+    rw: Option<&Path>,
+) -> UmlRun {
     let exe = std::env::current_exe().expect("current test binary");
     // Kernel messages would interleave with the test output on the console.
     let mut script = String::from(
@@ -136,7 +147,42 @@ pub fn run_inner_tests(tag: &str, tests: &[&str], extra_env: &[(&str, &str)]) ->
         exe.display(),
         tests.join(" ")
     ));
-    uml_run(tag, &script, None)
+    uml_run(tag, &script, rw)
+}
+
+/// Compiles belay's stock check plugins into the plugin cache `dir` (mode
+/// 0700) by running `belay run` on the host, so daemons inside UML load
+/// them from the cache in milliseconds instead of compiling for seconds
+/// (page faults are slow in UML; compiling there takes 3-20 s). Returns
+/// once the daemon has stopped.
+pub fn warm_plugin_cache(dir: &Path) {
+    let ns = Netns::new("warm");
+    let global = format!(
+        "cache_dir = {:?}\nmax_concurrent_checks = 1",
+        dir.display().to_string()
+    );
+    // The daemon compiles every stock plugin before its status socket
+    // answers; one check makes it start the check service.
+    let body = "[check.warm]\nplugin = \"tcp\"\ntarget = \"127.0.0.1:9\"\ninterval = \"10s\"\n";
+    let mut r = crate::Router::start_with_global(&ns, "warm", &global, body);
+    let doc = r.status().expect("status");
+    let plugins = doc["plugins"].as_array().cloned().unwrap_or_default();
+    assert!(
+        !plugins.is_empty() && plugins.iter().all(|p| p["loaded"] == true),
+        "stock plugins did not load: {doc}"
+    );
+    r.signal(nix::sys::signal::Signal::SIGTERM);
+    let st = r.wait_exit(std::time::Duration::from_secs(10));
+    assert!(
+        st.success(),
+        "warm-up daemon exited with {st}:\n{}",
+        r.log()
+    );
+    let log = r.log();
+    assert!(
+        !log.contains("CompiledUnstored") && !log.contains("cache disabled"),
+        "plugin cache not written:\n{log}"
+    );
 }
 
 /// While alive, the current thread is in `ns`'s network namespace (so

@@ -2,16 +2,14 @@
 //! reaches a VIP on the director namespace, which balances to real-server
 //! namespaces running real TCP servers.
 //!
-//! These tests drive the engine's *health view* directly (the check engine
-//! is a separate piece): `health_view_driven` in their names says so. The
+//! These tests drive the engine's *health view* directly (real checks in the
+//! real daemon drive it in `ipvs_daemon.rs`): `health_view_driven` in their
+//! names says so. The
 //! backends are really stopped and started, and every assertion is about
 //! where real connections land and what the kernel table says.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use belay::ipvs::desired::VirtualServerStatus;
@@ -21,8 +19,9 @@ use belay::ipvs::{
     Dest, Forward, HealthView, Protocol, RealServerSpec, RsHealth, RsId, Scheduler, Service,
     ServiceKey, SorryServerSpec, VirtualServerSpec,
 };
-use belay_tests::uml::{self, EnterNetns, spawn_in, veth};
-use belay_tests::{Netns, require_root, wait_until};
+use belay_tests::ipvs_lab::{Backend, Lab, VIP, dest_line, rs_addr, sorry_addr};
+use belay_tests::uml::{self, EnterNetns};
+use belay_tests::{require_root, wait_until};
 use tokio::sync::watch;
 
 const INNER: &[&str] = &[
@@ -38,135 +37,6 @@ fn ipvs_nat_data_path_in_uml() {
         return;
     }
     uml::run_inner_tests("ipvs-nat", INNER, &[]).assert_tests_passed(INNER.len());
-}
-
-const VIP: &str = "192.0.2.1:80";
-
-/// Director, client, two real servers and a sorry server, each in its own
-/// namespace; real servers on their own /28 behind the director.
-struct Lab {
-    lb: Netns,
-    client: Netns,
-    rs: Vec<Netns>,
-    sorry: Netns,
-}
-
-fn rs_addr(i: usize) -> SocketAddr {
-    format!("198.51.100.{}:8080", 2 + 16 * i).parse().unwrap()
-}
-
-fn sorry_addr() -> SocketAddr {
-    "203.0.113.9:8080".parse().unwrap()
-}
-
-fn lab() -> Lab {
-    let lb = Netns::new("lb");
-    let client = Netns::new("cl");
-    veth(&lb, "c0", &client, "eth0");
-    lb.add_addr("c0", "192.0.2.1/24");
-    client.add_addr("eth0", "192.0.2.2/24");
-    client.ip(&["route", "add", "default", "via", "192.0.2.1"]);
-    let mut rs = Vec::new();
-    for i in 0..2 {
-        let ns = Netns::new(&format!("rs{i}"));
-        let lb_if = format!("r{i}");
-        veth(&lb, &lb_if, &ns, "eth0");
-        lb.add_addr(&lb_if, &format!("198.51.100.{}/28", 1 + 16 * i));
-        ns.add_addr("eth0", &format!("{}/28", rs_addr(i).ip()));
-        ns.ip(&[
-            "route",
-            "add",
-            "default",
-            "via",
-            &format!("198.51.100.{}", 1 + 16 * i),
-        ]);
-        rs.push(ns);
-    }
-    let sorry = Netns::new("sorry");
-    veth(&lb, "s0", &sorry, "eth0");
-    lb.add_addr("s0", "203.0.113.1/24");
-    sorry.add_addr("eth0", "203.0.113.9/24");
-    sorry.ip(&["route", "add", "default", "via", "203.0.113.1"]);
-    lb.exec("sysctl", &["-qw", "net.ipv4.ip_forward=1"]);
-    Lab {
-        lb,
-        client,
-        rs,
-        sorry,
-    }
-}
-
-/// A TCP server that answers every connection with its name; stopped
-/// (listener closed, so connections are refused) when dropped.
-struct Backend {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Backend {
-    fn start(ns: &Netns, name: &str, addr: SocketAddr) -> Backend {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let flag = stop.clone();
-        let name = name.to_owned();
-        let thread = spawn_in(ns, move || {
-            let l = TcpListener::bind(addr).expect("bind backend");
-            l.set_nonblocking(true).expect("nonblocking");
-            ready_tx.send(()).expect("ready");
-            while !flag.load(Ordering::Relaxed) {
-                match l.accept() {
-                    Ok((mut s, _)) => {
-                        let _ = s.set_nonblocking(false);
-                        let _ = s.write_all(name.as_bytes());
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
-                }
-            }
-        });
-        ready_rx
-            .recv_timeout(Duration::from_secs(5))
-            .expect("backend did not start");
-        Backend {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Backend {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Opens `n` new connections to the VIP from the client namespace and
-/// counts who answered (`"refused"`/`"timeout"` for failures).
-fn fetch(lab: &Lab, n: usize) -> BTreeMap<String, usize> {
-    spawn_in(&lab.client, move || {
-        let mut seen = BTreeMap::new();
-        for _ in 0..n {
-            let who =
-                match TcpStream::connect_timeout(&VIP.parse().unwrap(), Duration::from_secs(2)) {
-                    Ok(mut s) => {
-                        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                        let mut buf = String::new();
-                        match s.read_to_string(&mut buf) {
-                            Ok(_) if !buf.is_empty() => buf,
-                            _ => "no answer".to_owned(),
-                        }
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => "refused".into(),
-                    Err(_) => "timeout".into(),
-                };
-            *seen.entry(who).or_insert(0) += 1;
-        }
-        seen
-    })
-    .join()
-    .expect("client thread")
 }
 
 fn spec(quorum: u64, inhibit: bool, sorry: bool) -> VirtualServerSpec {
@@ -284,43 +154,25 @@ impl Running {
     }
 }
 
-fn table(lab: &Lab) -> String {
-    lab.lb.exec("ipvsadm", &["-Ln"])
-}
-
-/// `"Masq 2"`: forwarding method and weight of `addr` in `ipvsadm -Ln`
-/// output (connection counters left out: they linger across removals).
-fn dest_line(t: &str, addr: SocketAddr) -> Option<String> {
-    t.lines()
-        .find(|l| l.contains(&format!("-> {addr} ")))
-        .map(|l| {
-            l.split_whitespace()
-                .skip(2)
-                .take(2)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-}
-
 #[test]
 #[ignore = "needs kernel IPVS: runs inside UML via ipvs_nat_data_path_in_uml"]
 fn kernel_nat_health_view_driven_failed_backend_is_removed_and_restored() {
-    let lab = lab();
+    let lab = Lab::new();
     let _b0 = Backend::start(&lab.rs[0], "rs0", rs_addr(0));
     let b1 = Backend::start(&lab.rs[1], "rs1", rs_addr(1));
     let run = Running::start(&lab, spec(1, false, false));
-    let t = table(&lab);
+    let t = lab.table();
     assert_eq!(dest_line(&t, rs_addr(0)).as_deref(), Some("Masq 1"), "{t}");
-    let seen = fetch(&lab, 6);
+    let seen = lab.fetch(6);
     assert_eq!(seen.get("rs0"), Some(&3), "rr over both: {seen:?}");
     assert_eq!(seen.get("rs1"), Some(&3), "rr over both: {seen:?}");
 
     // rs1 dies; its health goes down; it leaves the table.
     drop(b1);
     run.set_health(1, RsHealth::DOWN);
-    let t = table(&lab);
+    let t = lab.table();
     assert_eq!(dest_line(&t, rs_addr(1)), None, "{t}");
-    let seen = fetch(&lab, 6);
+    let seen = lab.fetch(6);
     assert_eq!(
         seen,
         BTreeMap::from([("rs0".to_owned(), 6)]),
@@ -330,18 +182,18 @@ fn kernel_nat_health_view_driven_failed_backend_is_removed_and_restored() {
     // rs1 comes back with its configured weight.
     let _b1 = Backend::start(&lab.rs[1], "rs1", rs_addr(1));
     run.set_health(1, RsHealth::UP);
-    let t = table(&lab);
+    let t = lab.table();
     assert_eq!(dest_line(&t, rs_addr(1)).as_deref(), Some("Masq 2"), "{t}");
-    let seen = fetch(&lab, 6);
+    let seen = lab.fetch(6);
     assert_eq!(seen.get("rs1"), Some(&3), "{seen:?}");
 
     // A plugin's dynamic weight becomes the kernel weight.
     run.set_health(1, RsHealth::up_with_weight(7));
-    let t = table(&lab);
+    let t = lab.table();
     assert_eq!(dest_line(&t, rs_addr(1)).as_deref(), Some("Masq 7"), "{t}");
     run.stop();
     assert!(
-        !table(&lab).contains("192.0.2.1:80"),
+        !lab.table().contains("192.0.2.1:80"),
         "service left behind after stop"
     );
 }
@@ -349,15 +201,15 @@ fn kernel_nat_health_view_driven_failed_backend_is_removed_and_restored() {
 #[test]
 #[ignore = "needs kernel IPVS: runs inside UML via ipvs_nat_data_path_in_uml"]
 fn kernel_nat_health_view_driven_inhibit_on_failure_sets_weight_zero() {
-    let lab = lab();
+    let lab = Lab::new();
     let _b0 = Backend::start(&lab.rs[0], "rs0", rs_addr(0));
     let b1 = Backend::start(&lab.rs[1], "rs1", rs_addr(1));
     let run = Running::start(&lab, spec(1, true, false));
     drop(b1);
     run.set_health(1, RsHealth::DOWN);
-    let t = table(&lab);
+    let t = lab.table();
     assert_eq!(dest_line(&t, rs_addr(1)).as_deref(), Some("Masq 0"), "{t}");
-    let seen = fetch(&lab, 6);
+    let seen = lab.fetch(6);
     assert_eq!(
         seen,
         BTreeMap::from([("rs0".to_owned(), 6)]),
@@ -365,7 +217,7 @@ fn kernel_nat_health_view_driven_inhibit_on_failure_sets_weight_zero() {
     );
     let _b1 = Backend::start(&lab.rs[1], "rs1", rs_addr(1));
     run.set_health(1, RsHealth::UP);
-    let t = table(&lab);
+    let t = lab.table();
     assert_eq!(dest_line(&t, rs_addr(1)).as_deref(), Some("Masq 2"), "{t}");
     run.stop();
 }
@@ -373,13 +225,13 @@ fn kernel_nat_health_view_driven_inhibit_on_failure_sets_weight_zero() {
 #[test]
 #[ignore = "needs kernel IPVS: runs inside UML via ipvs_nat_data_path_in_uml"]
 fn kernel_nat_health_view_driven_quorum_loss_switches_to_sorry_server() {
-    let lab = lab();
+    let lab = Lab::new();
     let _b0 = Backend::start(&lab.rs[0], "rs0", rs_addr(0));
     let b1 = Backend::start(&lab.rs[1], "rs1", rs_addr(1));
     let _s = Backend::start(&lab.sorry, "sorry", sorry_addr());
     // Weights 1 + 2; quorum 2: losing rs1 (weight 2) leaves 1 < 2.
     let run = Running::start(&lab, spec(2, false, true));
-    let t = table(&lab);
+    let t = lab.table();
     assert_eq!(
         dest_line(&t, sorry_addr()),
         None,
@@ -388,14 +240,14 @@ fn kernel_nat_health_view_driven_quorum_loss_switches_to_sorry_server() {
 
     drop(b1);
     run.set_health(1, RsHealth::DOWN);
-    let t = table(&lab);
+    let t = lab.table();
     assert_eq!(
         dest_line(&t, rs_addr(0)),
         None,
         "live servers leave when quorum is lost:\n{t}"
     );
     assert!(dest_line(&t, sorry_addr()).is_some(), "{t}");
-    let seen = fetch(&lab, 4);
+    let seen = lab.fetch(4);
     assert_eq!(seen, BTreeMap::from([("sorry".to_owned(), 4)]));
     let status = run.engine.as_ref().unwrap().status().borrow().clone();
     assert!(
@@ -405,9 +257,9 @@ fn kernel_nat_health_view_driven_quorum_loss_switches_to_sorry_server() {
 
     let _b1 = Backend::start(&lab.rs[1], "rs1", rs_addr(1));
     run.set_health(1, RsHealth::UP);
-    let t = table(&lab);
+    let t = lab.table();
     assert_eq!(dest_line(&t, sorry_addr()), None, "{t}");
-    let seen = fetch(&lab, 6);
+    let seen = lab.fetch(6);
     assert_eq!(seen.get("sorry"), None, "{seen:?}");
     assert_eq!(seen.values().sum::<usize>(), 6, "{seen:?}");
     run.stop();
@@ -416,23 +268,23 @@ fn kernel_nat_health_view_driven_quorum_loss_switches_to_sorry_server() {
 #[test]
 #[ignore = "needs kernel IPVS: runs inside UML via ipvs_nat_data_path_in_uml"]
 fn kernel_engine_programs_only_while_master_and_cleans_up_on_stop() {
-    let lab = lab();
+    let lab = Lab::new();
     // A foreign service in the director's table must survive everything.
     lab.lb
         .exec("ipvsadm", &["-A", "-u", "192.0.2.1:53", "-s", "rr"]);
     let mut s = spec(1, false, false);
     s.only_when_master = Some("VI_1".into());
     let run = Running::start(&lab, s);
-    let t = table(&lab);
+    let t = lab.table();
     assert!(!t.contains("192.0.2.1:80"), "programmed while backup:\n{t}");
     run.set_master(true);
-    let t = table(&lab);
+    let t = lab.table();
     assert!(
         t.contains("TCP  192.0.2.1:80 rr"),
         "not programmed as master:\n{t}"
     );
     run.set_master(false);
-    let t = table(&lab);
+    let t = lab.table();
     assert!(
         !t.contains("192.0.2.1:80"),
         "still programmed after losing master:\n{t}"
@@ -440,10 +292,10 @@ fn kernel_engine_programs_only_while_master_and_cleans_up_on_stop() {
     run.set_master(true);
     run.stop();
     wait_until(Duration::from_secs(2), "table cleaned", || {
-        !table(&lab).contains("192.0.2.1:80")
+        !lab.table().contains("192.0.2.1:80")
     });
     assert!(
-        table(&lab).contains("UDP  192.0.2.1:53 rr"),
+        lab.table().contains("UDP  192.0.2.1:53 rr"),
         "foreign service removed"
     );
 }

@@ -18,6 +18,10 @@ pub struct GlobalConfig {
     /// Unix socket streaming every transition, priority change, check change
     /// and notify outcome as JSON lines (`socat - UNIX:PATH`); none: off.
     pub event_socket: Option<PathBuf>,
+    /// Checks that may run at the same time (more wait for a slot). Each
+    /// slot reserves address space up front (about 8 GiB of it, not memory),
+    /// so lower this where address space is small, e.g. User-Mode Linux.
+    pub max_concurrent_checks: u32,
 }
 
 impl Default for GlobalConfig {
@@ -28,6 +32,7 @@ impl Default for GlobalConfig {
             cache_dir: PathBuf::from("/var/cache/belay"),
             status_socket: PathBuf::from("/run/belay/belay.sock"),
             event_socket: None,
+            max_concurrent_checks: 1000,
         }
     }
 }

@@ -86,6 +86,13 @@ impl Config {
                 Some("leave it out to use the host name".into()),
             );
         }
+        if self.global.max_concurrent_checks == 0 {
+            d.error(
+                crate::key_path!["global", "max_concurrent_checks"],
+                "max_concurrent_checks must be at least 1",
+                Some("leave it out for the default, 1000".into()),
+            );
+        }
         check::validate(self, d);
         vrrp::validate(self, d);
         ipvs::validate(self, d);
@@ -150,5 +157,14 @@ mod tests {
             e.to_string().lines().next().unwrap(),
             "t.toml:2:13: router_id must not be empty"
         );
+    }
+
+    #[test]
+    fn max_concurrent_checks_defaults_and_rejects_zero() {
+        let c = Config::parse(Path::new("t.toml"), "").unwrap();
+        assert_eq!(c.global.max_concurrent_checks, 1000);
+        let e = &errs("[global]\nmax_concurrent_checks = 0\n")[0];
+        assert_eq!((e.line, e.col), (2, 25));
+        assert!(e.message.contains("at least 1"), "{}", e.message);
     }
 }

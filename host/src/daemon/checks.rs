@@ -47,6 +47,7 @@ impl Checks {
             ServiceConfig {
                 runtime: RuntimeConfig {
                     cache_dir: Some(config.global.cache_dir.clone()),
+                    max_concurrent: config.global.max_concurrent_checks,
                     ..RuntimeConfig::default()
                 },
                 plugin_dir: config.global.plugin_dir.clone(),
