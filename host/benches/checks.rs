@@ -401,7 +401,10 @@ async fn reload(k: usize) {
 
     // Checks run back to back from 4 tasks; each records the first time a
     // digest produced a report.
-    let first_seen: Arc<Mutex<HashMap<[u8; 32], Instant>>> = Arc::default();
+    // Keyed by load (content digest + load time): the same content loaded
+    // again later is a new version to wait for.
+    type LoadKey = ([u8; 32], std::time::SystemTime);
+    let first_seen: Arc<Mutex<HashMap<LoadKey, Instant>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let addr = listeners.addrs[0];
     let done = Arc::new(AtomicUsize::new(0));
@@ -438,7 +441,11 @@ async fn reload(k: usize) {
                     let now = Instant::now();
                     assert!(r.health.is_healthy(), "{r:?}");
                     done.fetch_add(1, Ordering::Relaxed);
-                    first_seen.lock().unwrap().entry(p.digest).or_insert(now);
+                    first_seen
+                        .lock()
+                        .unwrap()
+                        .entry((p.digest, p.loaded_at))
+                        .or_insert(now);
                 }
             })
         })
@@ -478,20 +485,22 @@ async fn reload(k: usize) {
             std::fs::write(&file, &bytes).unwrap();
             Instant::now()
         };
-        // Wait for the first report of this content (bounded).
+        // Wait for the first report from the version loaded from this write.
         let seen = loop {
-            if let Some(&s) = first_seen.lock().unwrap().get(&digest)
-                && s >= t
+            let current = match registry.get("ver") {
+                Lookup::Ready(p) if p.digest == digest => Some((p.digest, p.loaded_at)),
+                _ => None,
+            };
+            if let Some(key) = current
+                && let Some(&s) = first_seen.lock().unwrap().get(&key)
             {
                 break s;
             }
             if t.elapsed() > Duration::from_secs(10) {
-                panic!("no report from the new version within 10 s");
+                panic!("swap {i}: no report from the new version within 10 s");
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         };
-        // Forget it so the cached variant counts again next time.
-        first_seen.lock().unwrap().remove(&digest);
         if is_fresh {
             fresh.push(seen - t);
         } else {
