@@ -288,15 +288,15 @@ async fn throughput(n: usize, workers: usize) {
 // ---------------------------------------------------------------------- rss
 
 async fn rss(n: usize) {
-    let secs = env_num("BENCH_SECONDS", 5) as u64;
+    let secs = env_num("BENCH_SECONDS", 10) as u64;
+    let interval = Duration::from_millis(env_num("BENCH_INTERVAL_MS", 1000) as u64);
     let listeners = Listeners::start(4);
     let before_runtime = proc_status_kib("VmRSS:");
     let registry = registry(1000);
     let probes = tcp_probes(&registry, n, &listeners.addrs);
     let configured = proc_status_kib("VmRSS:");
-    // Every check once per second, start times spread over the interval,
+    // Every check once per interval, start times spread over the interval,
     // as the scheduler does; one task per check.
-    let interval = Duration::from_secs(1);
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
@@ -338,7 +338,8 @@ async fn rss(n: usize) {
     let checks = done.load(Ordering::Relaxed);
     let mib = |k: u64| k as f64 / 1024.0;
     println!(
-        "rss: {n} configured checks, each every 1s (spread), {secs}s: {checks} checks ({:.0}/s), {} failed, {:.2} CPU s/s",
+        "rss: {n} configured checks, each every {:?} (spread), {secs}s: {checks} checks ({:.0}/s), {} failed, {:.2} CPU s/s",
+        interval,
         checks as f64 / secs as f64,
         failed.load(Ordering::Relaxed),
         cpu / secs as f64
