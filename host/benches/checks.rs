@@ -5,7 +5,13 @@
 //! cargo bench -p belay --bench checks -- throughput N   # WASM tcp vs native connect
 //! cargo bench -p belay --bench checks -- rss N          # RSS with N configured checks
 //! cargo bench -p belay --bench checks -- reload K       # file replaced → first new report
+//! cargo bench -p belay --bench checks -- instance N     # sandbox cost alone (no I/O)
 //! ```
+//!
+//! Environment: `BENCH_WORKERS` (tokio worker threads, default 1),
+//! `BENCH_CONCURRENCY` and `BENCH_REPS` (throughput), `BENCH_ONLY=native|wasm`
+//! (throughput, one side only, for profiling), `BENCH_SECONDS` and
+//! `BENCH_INTERVAL_MS` (rss), `RUST_LOG` (any value: warnings to stderr).
 //!
 //! `scripts/bench-checks.sh` runs them all. Targets are loopback listeners in
 //! a child process (so their CPU is not counted); the native baseline is a
@@ -41,6 +47,9 @@ fn main() {
     let num =
         |i: usize, default: usize| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(default);
     let workers = env_num("BENCH_WORKERS", 1);
+    if std::env::var_os("RUST_LOG").is_some() {
+        belay::logging::init(belay::logging::LogFormat::Text, "warn");
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
@@ -50,8 +59,9 @@ fn main() {
         Some("throughput") => rt.block_on(throughput(num(1, 1000), workers)),
         Some("rss") => rt.block_on(rss(num(1, 10_000))),
         Some("reload") => rt.block_on(reload(num(1, 40))),
+        Some("instance") => rt.block_on(instance(num(1, 20_000))),
         _ => {
-            eprintln!("usage: checks (throughput N | rss N | reload K)");
+            eprintln!("usage: checks (throughput N | rss N | reload K | instance N)");
             std::process::exit(2);
         }
     }
@@ -143,7 +153,11 @@ fn proc_status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Median; NaN for no samples (a side skipped with `BENCH_ONLY`).
 fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
@@ -255,16 +269,22 @@ async fn throughput(n: usize, workers: usize) {
     drive(n.min(2000), concurrency, wasm(probes.clone())).await;
     drive(n.min(2000), concurrency, native(addrs.clone())).await;
 
+    // BENCH_ONLY=native|wasm runs one side (for profiling).
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let (mut n_rate, mut n_cpu, mut w_rate, mut w_cpu) = (vec![], vec![], vec![], vec![]);
     for _ in 0..reps {
-        let (wall, cpu, fail) = drive(total, concurrency, native(addrs.clone())).await;
-        assert_eq!(fail, 0, "native connects failed");
-        n_rate.push(total as f64 / wall);
-        n_cpu.push(cpu / total as f64 * 1000.0);
-        let (wall, cpu, fail) = drive(total, concurrency, wasm(probes.clone())).await;
-        assert_eq!(fail, 0, "wasm checks failed");
-        w_rate.push(total as f64 / wall);
-        w_cpu.push(cpu / total as f64 * 1000.0);
+        if only != "wasm" {
+            let (wall, cpu, fail) = drive(total, concurrency, native(addrs.clone())).await;
+            assert_eq!(fail, 0, "native connects failed");
+            n_rate.push(total as f64 / wall);
+            n_cpu.push(cpu / total as f64 * 1000.0);
+        }
+        if only != "native" {
+            let (wall, cpu, fail) = drive(total, concurrency, wasm(probes.clone())).await;
+            assert_eq!(fail, 0, "wasm checks failed");
+            w_rate.push(total as f64 / wall);
+            w_cpu.push(cpu / total as f64 * 1000.0);
+        }
     }
     let (nr, nc, wr, wc) = (
         median(&mut n_rate),
@@ -282,6 +302,30 @@ async fn throughput(n: usize, workers: usize) {
         "  ratio wasm/native CPU: {:.2}x   (goal <= 2x)   one core at wasm cost: {:.0} checks/s (goal >= 10000)",
         wc / nc,
         1000.0 / wc
+    );
+}
+
+// ----------------------------------------------------------------- instance
+
+/// Fresh instance + call with no network: the tcp plugin with a bad
+/// parameter fails before opening a socket. Isolates the sandbox's own cost.
+async fn instance(total: usize) {
+    let registry = registry(1000);
+    let spec = CheckSpec::new("bad", "tcp", Target::new("127.0.0.1", 9)).param("timeout", "x");
+    let probe = Arc::new(WasmProbe::new(registry.clone(), spec));
+    let job = move |_| {
+        let p = probe.clone();
+        async move { !p.probe(Duration::from_secs(2)).await.health.is_healthy() }
+    };
+    let job = Arc::new(job);
+    let j = job.clone();
+    drive(2000, 1, move |i| j(i)).await;
+    let (wall, cpu, fail) = drive(total, 1, move |i| job(i)).await;
+    assert_eq!(fail, 0);
+    println!(
+        "instance: fresh store + instantiate + run (no I/O): {:.1} us CPU, {:.1} us wall per call",
+        cpu / total as f64 * 1e6,
+        wall / total as f64 * 1e6
     );
 }
 
