@@ -10,8 +10,9 @@
 //!
 //! Environment: `BENCH_WORKERS` (tokio worker threads, default 1),
 //! `BENCH_CONCURRENCY` and `BENCH_REPS` (throughput), `BENCH_ONLY=native|wasm`
-//! (throughput, one side only, for profiling), `BENCH_SECONDS` and
-//! `BENCH_INTERVAL_MS` (rss), `RUST_LOG` (any value: warnings to stderr).
+//! (throughput, one side only, for profiling), `BENCH_SECONDS`,
+//! `BENCH_INTERVAL_MS` and `BENCH_MAX_CONCURRENT` (rss, default 1000 as the
+//! runtime's default), `RUST_LOG` (any value: warnings to stderr).
 //!
 //! `scripts/bench-checks.sh` runs them all. Targets are loopback listeners in
 //! a child process (so their CPU is not counted); the native baseline is a
@@ -336,7 +337,7 @@ async fn rss(n: usize) {
     let interval = Duration::from_millis(env_num("BENCH_INTERVAL_MS", 1000) as u64);
     let listeners = Listeners::start(4);
     let before_runtime = proc_status_kib("VmRSS:");
-    let registry = registry(1000);
+    let registry = registry(env_num("BENCH_MAX_CONCURRENT", 1000) as u32);
     let probes = tcp_probes(&registry, n, &listeners.addrs);
     let configured = proc_status_kib("VmRSS:");
     // Every check once per interval, start times spread over the interval,
