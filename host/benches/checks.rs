@@ -5,7 +5,14 @@
 //! cargo bench -p belay --bench checks -- throughput N   # WASM tcp vs native connect
 //! cargo bench -p belay --bench checks -- rss N          # RSS with N configured checks
 //! cargo bench -p belay --bench checks -- reload K       # file replaced → first new report
+//! cargo bench -p belay --bench checks -- instance N     # sandbox cost alone (no I/O)
 //! ```
+//!
+//! Environment: `BENCH_WORKERS` (tokio worker threads, default 1),
+//! `BENCH_CONCURRENCY` and `BENCH_REPS` (throughput), `BENCH_ONLY=native|wasm`
+//! (throughput, one side only, for profiling), `BENCH_SECONDS`,
+//! `BENCH_INTERVAL_MS` and `BENCH_MAX_CONCURRENT` (rss, default 1000 as the
+//! runtime's default), `RUST_LOG` (any value: warnings to stderr).
 //!
 //! `scripts/bench-checks.sh` runs them all. Targets are loopback listeners in
 //! a child process (so their CPU is not counted); the native baseline is a
@@ -41,6 +48,9 @@ fn main() {
     let num =
         |i: usize, default: usize| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(default);
     let workers = env_num("BENCH_WORKERS", 1);
+    if std::env::var_os("RUST_LOG").is_some() {
+        belay::logging::init(belay::logging::LogFormat::Text, "warn");
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
@@ -50,8 +60,9 @@ fn main() {
         Some("throughput") => rt.block_on(throughput(num(1, 1000), workers)),
         Some("rss") => rt.block_on(rss(num(1, 10_000))),
         Some("reload") => rt.block_on(reload(num(1, 40))),
+        Some("instance") => rt.block_on(instance(num(1, 20_000))),
         _ => {
-            eprintln!("usage: checks (throughput N | rss N | reload K)");
+            eprintln!("usage: checks (throughput N | rss N | reload K | instance N)");
             std::process::exit(2);
         }
     }
@@ -143,7 +154,11 @@ fn proc_status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Median; NaN for no samples (a side skipped with `BENCH_ONLY`).
 fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
@@ -255,16 +270,22 @@ async fn throughput(n: usize, workers: usize) {
     drive(n.min(2000), concurrency, wasm(probes.clone())).await;
     drive(n.min(2000), concurrency, native(addrs.clone())).await;
 
+    // BENCH_ONLY=native|wasm runs one side (for profiling).
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let (mut n_rate, mut n_cpu, mut w_rate, mut w_cpu) = (vec![], vec![], vec![], vec![]);
     for _ in 0..reps {
-        let (wall, cpu, fail) = drive(total, concurrency, native(addrs.clone())).await;
-        assert_eq!(fail, 0, "native connects failed");
-        n_rate.push(total as f64 / wall);
-        n_cpu.push(cpu / total as f64 * 1000.0);
-        let (wall, cpu, fail) = drive(total, concurrency, wasm(probes.clone())).await;
-        assert_eq!(fail, 0, "wasm checks failed");
-        w_rate.push(total as f64 / wall);
-        w_cpu.push(cpu / total as f64 * 1000.0);
+        if only != "wasm" {
+            let (wall, cpu, fail) = drive(total, concurrency, native(addrs.clone())).await;
+            assert_eq!(fail, 0, "native connects failed");
+            n_rate.push(total as f64 / wall);
+            n_cpu.push(cpu / total as f64 * 1000.0);
+        }
+        if only != "native" {
+            let (wall, cpu, fail) = drive(total, concurrency, wasm(probes.clone())).await;
+            assert_eq!(fail, 0, "wasm checks failed");
+            w_rate.push(total as f64 / wall);
+            w_cpu.push(cpu / total as f64 * 1000.0);
+        }
     }
     let (nr, nc, wr, wc) = (
         median(&mut n_rate),
@@ -285,18 +306,42 @@ async fn throughput(n: usize, workers: usize) {
     );
 }
 
+// ----------------------------------------------------------------- instance
+
+/// Fresh instance + call with no network: the tcp plugin with a bad
+/// parameter fails before opening a socket. Isolates the sandbox's own cost.
+async fn instance(total: usize) {
+    let registry = registry(1000);
+    let spec = CheckSpec::new("bad", "tcp", Target::new("127.0.0.1", 9)).param("timeout", "x");
+    let probe = Arc::new(WasmProbe::new(registry.clone(), spec));
+    let job = move |_| {
+        let p = probe.clone();
+        async move { !p.probe(Duration::from_secs(2)).await.health.is_healthy() }
+    };
+    let job = Arc::new(job);
+    let j = job.clone();
+    drive(2000, 1, move |i| j(i)).await;
+    let (wall, cpu, fail) = drive(total, 1, move |i| job(i)).await;
+    assert_eq!(fail, 0);
+    println!(
+        "instance: fresh store + instantiate + run (no I/O): {:.1} us CPU, {:.1} us wall per call",
+        cpu / total as f64 * 1e6,
+        wall / total as f64 * 1e6
+    );
+}
+
 // ---------------------------------------------------------------------- rss
 
 async fn rss(n: usize) {
-    let secs = env_num("BENCH_SECONDS", 5) as u64;
+    let secs = env_num("BENCH_SECONDS", 10) as u64;
+    let interval = Duration::from_millis(env_num("BENCH_INTERVAL_MS", 1000) as u64);
     let listeners = Listeners::start(4);
     let before_runtime = proc_status_kib("VmRSS:");
-    let registry = registry(1000);
+    let registry = registry(env_num("BENCH_MAX_CONCURRENT", 1000) as u32);
     let probes = tcp_probes(&registry, n, &listeners.addrs);
     let configured = proc_status_kib("VmRSS:");
-    // Every check once per second, start times spread over the interval,
+    // Every check once per interval, start times spread over the interval,
     // as the scheduler does; one task per check.
-    let interval = Duration::from_secs(1);
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
@@ -338,7 +383,8 @@ async fn rss(n: usize) {
     let checks = done.load(Ordering::Relaxed);
     let mib = |k: u64| k as f64 / 1024.0;
     println!(
-        "rss: {n} configured checks, each every 1s (spread), {secs}s: {checks} checks ({:.0}/s), {} failed, {:.2} CPU s/s",
+        "rss: {n} configured checks, each every {:?} (spread), {secs}s: {checks} checks ({:.0}/s), {} failed, {:.2} CPU s/s",
+        interval,
         checks as f64 / secs as f64,
         failed.load(Ordering::Relaxed),
         cpu / secs as f64
@@ -399,9 +445,30 @@ async fn reload(k: usize) {
     std::fs::write(&file, variant(base, &format!("{nonce}-start"))).unwrap();
     let _watcher = PluginWatcher::start(registry.clone(), &dir).await.unwrap();
 
+    let mut fresh = vec![];
+    let mut cached = vec![];
+    // Two fixed variants alternate for the cached case; fresh ones are new.
+    let cached_variants = [
+        variant(base, &format!("{nonce}-a")),
+        variant(base, &format!("{nonce}-b")),
+    ];
+    let mut compile = vec![];
+    for v in &cached_variants {
+        // Put them in the code cache (swapping to them is then a cache
+        // hit), timing the compile before any checks run.
+        let t = Instant::now();
+        registry
+            .runtime()
+            .load("warm", belay::check::Origin::Stock, v)
+            .unwrap();
+        compile.push(t.elapsed());
+    }
     // Checks run back to back from 4 tasks; each records the first time a
     // digest produced a report.
-    let first_seen: Arc<Mutex<HashMap<[u8; 32], Instant>>> = Arc::default();
+    // Keyed by load (content digest + load time): the same content loaded
+    // again later is a new version to wait for.
+    type LoadKey = ([u8; 32], std::time::SystemTime);
+    let first_seen: Arc<Mutex<HashMap<LoadKey, Instant>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let addr = listeners.addrs[0];
     let done = Arc::new(AtomicUsize::new(0));
@@ -438,26 +505,16 @@ async fn reload(k: usize) {
                     let now = Instant::now();
                     assert!(r.health.is_healthy(), "{r:?}");
                     done.fetch_add(1, Ordering::Relaxed);
-                    first_seen.lock().unwrap().entry(p.digest).or_insert(now);
+                    first_seen
+                        .lock()
+                        .unwrap()
+                        .entry((p.digest, p.loaded_at))
+                        .or_insert(now);
                 }
             })
         })
         .collect();
 
-    let mut fresh = vec![];
-    let mut cached = vec![];
-    // Two fixed variants alternate for the cached case; fresh ones are new.
-    let cached_variants = [
-        variant(base, &format!("{nonce}-a")),
-        variant(base, &format!("{nonce}-b")),
-    ];
-    for v in &cached_variants {
-        // Put them in the code cache: swapping to them is then a cache hit.
-        registry
-            .runtime()
-            .load("warm", belay::check::Origin::Stock, v)
-            .unwrap();
-    }
     let t_start = Instant::now();
     for i in 0..k * 2 {
         let is_fresh = i % 2 == 0;
@@ -478,20 +535,22 @@ async fn reload(k: usize) {
             std::fs::write(&file, &bytes).unwrap();
             Instant::now()
         };
-        // Wait for the first report of this content (bounded).
+        // Wait for the first report from the version loaded from this write.
         let seen = loop {
-            if let Some(&s) = first_seen.lock().unwrap().get(&digest)
-                && s >= t
+            let current = match registry.get("ver") {
+                Lookup::Ready(p) if p.digest == digest => Some((p.digest, p.loaded_at)),
+                _ => None,
+            };
+            if let Some(key) = current
+                && let Some(&s) = first_seen.lock().unwrap().get(&key)
             {
                 break s;
             }
             if t.elapsed() > Duration::from_secs(10) {
-                panic!("no report from the new version within 10 s");
+                panic!("swap {i}: no report from the new version within 10 s");
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         };
-        // Forget it so the cached variant counts again next time.
-        first_seen.lock().unwrap().remove(&digest);
         if is_fresh {
             fresh.push(seen - t);
         } else {
@@ -514,5 +573,10 @@ async fn reload(k: usize) {
             v.last().unwrap().as_secs_f64() * 1e3
         );
     }
-    println!("  while checks ran at {rate:.0}/s");
+    println!(
+        "  while checks ran at {rate:.0}/s; compiling the {} KiB plugin (cache miss) with no checks running took {:.0} and {:.0} ms",
+        base.len() / 1024,
+        compile[0].as_secs_f64() * 1e3,
+        compile[1].as_secs_f64() * 1e3
+    );
 }

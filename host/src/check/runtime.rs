@@ -296,9 +296,14 @@ fn engine_config(rc: &RuntimeConfig) -> Config {
         .total_stacks(n)
         .total_gc_heaps(1)
         .max_memory_size(rc.max_memory)
-        // Reuse warm slots with a memset instead of an madvise round trip.
+        // Reset a reused slot by rewriting only the pages the last check
+        // dirtied, found with the PAGEMAP_SCAN ioctl (Linux >= 6.7; `Auto`
+        // falls back to a memset of the kept range on older kernels), instead
+        // of an madvise + page faults per check. Halves the cost of a fresh
+        // instance + call (~38 -> ~19 us, `checks instance`, kernel 6.18).
         .linear_memory_keep_resident(64 << 10)
-        .table_keep_resident(16 << 10);
+        .table_keep_resident(64 << 10)
+        .pagemap_scan(wasmtime::Enabled::Auto);
     let mut c = Config::new();
     c.wasm_component_model(true)
         .epoch_interruption(true)
