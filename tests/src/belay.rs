@@ -105,4 +105,8 @@ impl VrrpDaemon for Belay {
     fn log_text(&self) -> String {
         self.router.log()
     }
+
+    fn as_belay(&self) -> Option<&Belay> {
+        Some(self)
+    }
 }

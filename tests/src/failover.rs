@@ -149,6 +149,10 @@ pub trait VrrpDaemon {
     /// PIDs whose CPU time is the daemon's.
     fn pids(&self) -> Vec<i32>;
     fn log_text(&self) -> String;
+    /// The belay daemon behind this, if it is one (for its status document).
+    fn as_belay(&self) -> Option<&crate::belay::Belay> {
+        None
+    }
 }
 
 impl VrrpDaemon for Keepalived {
