@@ -19,10 +19,8 @@ use belay_tests::probe::{DEFAULT_PORT, Responder, mono_ns};
 use belay_tests::{pings, require_root, wait_until};
 
 fn belay_master_hands_over_to_keepalived(mode: Mode) {
-    let health = HealthSpec {
-        resign_below: Some(BACKUP_PRIORITY),
-        ..HealthSpec::bench()
-    };
+    let health = HealthSpec::bench();
+    assert_eq!(health.resign_below, Some(BACKUP_PRIORITY));
     let mut lab = FailoverLab::with_health([Impl::Belay, Impl::Keepalived], &mode, health.clone());
     lab.elect();
     assert!(lab.lan.host(R1).has_addr("eth0", VIP));
