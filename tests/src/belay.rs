@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::failover::{RouterSpec, VrrpDaemon};
+use crate::failover::{HEALTH_CHECK, RouterSpec, VrrpDaemon};
 use crate::netns::Netns;
 use crate::probe::mono_ns;
 use crate::router::Router;
@@ -16,9 +16,15 @@ use crate::router::Router;
 /// The instance name used in the generated config.
 pub const INSTANCE: &str = "VI_1";
 
-/// The `[vrrp_instance.VI_1]` table for `spec` (the `Router` adds `[global]`).
+/// The `[vrrp_instance.VI_1]` table for `spec`, preceded by its `[check.web]`
+/// table if it has a health check (the `Router` adds `[global]`).
 pub fn render_instance(spec: &RouterSpec) -> String {
-    let mut c = format!("[vrrp_instance.{INSTANCE}]\n");
+    let mut c = spec
+        .health
+        .as_ref()
+        .map(|h| h.belay_check())
+        .unwrap_or_default();
+    c += &format!("[vrrp_instance.{INSTANCE}]\n");
     c += &format!("interface = {:?}\n", spec.interface);
     c += &format!("vrid = {}\n", spec.vrid);
     c += &format!("priority = {}\n", spec.priority);
@@ -31,6 +37,15 @@ pub fn render_instance(spec: &RouterSpec) -> String {
     }
     if let Some((src, peers)) = &spec.unicast {
         c += &format!("unicast_src = {src:?}\nunicast_peers = {peers:?}\n");
+    }
+    if let Some(h) = &spec.health {
+        c += &format!(
+            "track = [{{ check = \"{HEALTH_CHECK}\", weight = {} }}]\n",
+            h.weight
+        );
+        if let Some(level) = h.resign_below {
+            c += &format!("resign_below = {level}\n");
+        }
     }
     c
 }
@@ -89,5 +104,9 @@ impl VrrpDaemon for Belay {
 
     fn log_text(&self) -> String {
         self.router.log()
+    }
+
+    fn as_belay(&self) -> Option<&Belay> {
+        Some(self)
     }
 }

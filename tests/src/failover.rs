@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::keepalived::{Keepalived, KeepalivedSpec, VrrpState};
 use crate::lan::Lan;
 use crate::netns::Netns;
-use crate::probe::{DEFAULT_PORT, Prober, Responder, Urgent, mono_ns};
+use crate::probe::{DEFAULT_PORT, HTTP_PORT, Prober, Responder, Urgent, mono_ns};
 use crate::process::Proc;
 
 /// What every implementation needs to run one VRRP instance.
@@ -30,6 +30,86 @@ pub struct RouterSpec {
     pub auth_pass: Option<String>,
     /// Unicast mode: our source address and the peers.
     pub unicast: Option<(String, Vec<String>)>,
+    /// A health check of the router's own HTTP service, tracked by the
+    /// instance (belay: stock `http` check; Keepalived: `vrrp_script`).
+    pub health: Option<HealthSpec>,
+}
+
+/// A health check of `127.0.0.1:http_port` on the router, tracked with
+/// `weight`, as each implementation's users would write it.
+#[derive(Clone, Debug)]
+pub struct HealthSpec {
+    pub http_port: u16,
+    /// belay's check interval; Keepalived's `vrrp_script` takes whole
+    /// seconds only (2.2.7 rejects `0.1`), so it gets this rounded up to 1 s
+    /// or more.
+    pub interval: Duration,
+    /// Failures in a row before the check counts as down.
+    pub fall: u32,
+    /// Priority change while failing (negative).
+    pub weight: i32,
+    /// belay's `resign_below` (`None`: its default, `"auto"`: the highest
+    /// priority heard from a peer). Keepalived has no equivalent.
+    pub resign_below: Option<u8>,
+}
+
+/// The check's name in both implementations' configs.
+pub const HEALTH_CHECK: &str = "web";
+
+impl HealthSpec {
+    /// The benchmark's check: every 100 ms, fall 1, weight −60 and
+    /// `resign_below` the backup's priority (as in examples/web-vip-a.toml).
+    /// Explicit, not `"auto"`: auto resigns below the highest priority heard
+    /// from a peer, and backups do not advertise, so a master that never saw
+    /// its backup as master (both started within one master-down interval,
+    /// as the lab does) has heard none: it only lowers its priority and the
+    /// backup waits out master-down.
+    pub fn bench() -> HealthSpec {
+        HealthSpec {
+            http_port: HTTP_PORT,
+            interval: Duration::from_millis(100),
+            fall: 1,
+            weight: HEALTH_WEIGHT,
+            resign_below: Some(BACKUP_PRIORITY),
+        }
+    }
+
+    /// Keepalived's `vrrp_script` interval: whole seconds, at least 1.
+    pub fn keepalived_interval_s(&self) -> u64 {
+        self.interval.as_secs_f64().ceil().max(1.0) as u64
+    }
+
+    /// The longest interval between two runs of the check in either
+    /// implementation.
+    pub fn slowest_interval(&self) -> Duration {
+        self.interval
+            .max(Duration::from_secs(self.keepalived_interval_s()))
+    }
+
+    /// belay's `[check.web]` table (the stock `http` plugin).
+    pub fn belay_check(&self) -> String {
+        let timeout = self.interval.min(Duration::from_secs(1));
+        format!(
+            "[check.{HEALTH_CHECK}]\nplugin = \"http\"\ntarget = \"127.0.0.1:{}\"\n\
+             interval = \"{}ms\"\ntimeout = \"{}ms\"\nfall = {}\nrise = 1\n\
+             params = {{ path = \"/\" }}\n\n",
+            self.http_port,
+            self.interval.as_millis(),
+            timeout.as_millis(),
+            self.fall
+        )
+    }
+
+    /// Keepalived's `vrrp_script` block: curl probing the service.
+    pub fn keepalived_script(&self) -> String {
+        let iv = self.keepalived_interval_s();
+        format!(
+            "vrrp_script chk_{HEALTH_CHECK} {{\n    \
+             script \"/usr/bin/curl -sf -o /dev/null --max-time 0.9 http://127.0.0.1:{}/\"\n    \
+             interval {iv}\n    timeout {iv}\n    weight {}\n    fall {}\n    rise 1\n}}",
+            self.http_port, self.weight, self.fall
+        )
+    }
 }
 
 impl RouterSpec {
@@ -45,6 +125,12 @@ impl RouterSpec {
         k.preempt = self.preempt;
         k.auth_pass = self.auth_pass.clone();
         k.unicast = self.unicast.clone();
+        if let Some(h) = &self.health {
+            k.top.push(h.keepalived_script());
+            k.extra.push(format!(
+                "track_script {{\n        chk_{HEALTH_CHECK}\n    }}"
+            ));
+        }
         k
     }
 
@@ -68,6 +154,10 @@ pub trait VrrpDaemon {
     /// PIDs whose CPU time is the daemon's.
     fn pids(&self) -> Vec<i32>;
     fn log_text(&self) -> String;
+    /// The belay daemon behind this, if it is one (for its status document).
+    fn as_belay(&self) -> Option<&crate::belay::Belay> {
+        None
+    }
 }
 
 impl VrrpDaemon for Keepalived {
@@ -126,8 +216,9 @@ pub struct Mode {
     pub advert: Duration,
 }
 
-/// The three modes of the benchmark.
-pub const MODES: [Mode; 3] = [
+/// The modes of the benchmark (the failover scenario runs the first three by
+/// default; the service-death scenario v3-1s and v3-10ms).
+pub const MODES: [Mode; 4] = [
     Mode {
         name: "v2-1s",
         version: 2,
@@ -143,6 +234,11 @@ pub const MODES: [Mode; 3] = [
         version: 3,
         advert: Duration::from_millis(10),
     },
+    Mode {
+        name: "v3-1s",
+        version: 3,
+        advert: Duration::from_secs(1),
+    },
 ];
 
 /// Addresses of the lab (documentation range).
@@ -154,6 +250,10 @@ pub const PREFIX: u8 = 24;
 /// Priorities: the backup's is 100, as in the reference measurements.
 pub const MASTER_PRIORITY: u8 = 200;
 pub const BACKUP_PRIORITY: u8 = 100;
+/// The master's priority with a health check (as in examples/web-vip-a.toml):
+/// a failing check (`HEALTH_WEIGHT`) takes it to 90, below the backup.
+pub const HEALTH_MASTER_PRIORITY: u8 = 150;
+pub const HEALTH_WEIGHT: i32 = -60;
 const VRID: u8 = 51;
 /// Probes in a row that count as "this router serves the VIP now".
 const STEADY: usize = 200;
@@ -161,7 +261,8 @@ const STEADY: usize = 200;
 /// Two routers (`r1` the preferred master, `r2` the backup) and a client.
 /// Fields drop in order: daemons stop gracefully before their namespaces go.
 pub struct FailoverLab {
-    pub imp: Impl,
+    /// The implementation on r1 and on r2.
+    pub imps: [Impl; 2],
     pub specs: [RouterSpec; 2],
     pub daemons: [Option<Box<dyn VrrpDaemon>>; 2],
     pub prober: Option<Prober>,
@@ -175,6 +276,14 @@ pub struct FailoverLab {
 /// Where `FailoverLab` writes a capture of each lab's bridge, if anywhere.
 pub const PCAP_DIR_ENV: &str = "BELAY_BENCH_PCAP_DIR";
 
+fn label_of(imps: [Impl; 2]) -> String {
+    if imps[0] == imps[1] {
+        imps[0].name().to_owned()
+    } else {
+        format!("{}+{}", imps[0].name(), imps[1].name())
+    }
+}
+
 /// Host indices in `lan`.
 pub const R1: usize = 0;
 pub const R2: usize = 1;
@@ -183,6 +292,24 @@ pub const CLIENT: usize = 2;
 impl FailoverLab {
     /// Builds the namespaces, addresses and responders; no daemons yet.
     pub fn new(imp: Impl, mode: &Mode) -> FailoverLab {
+        FailoverLab::build([imp, imp], mode, None)
+    }
+
+    /// A lab where each router's responder is also an HTTP service that
+    /// `health` checks, r1 at `HEALTH_MASTER_PRIORITY`; `imps[i]` runs on
+    /// router `i`.
+    pub fn with_health(imps: [Impl; 2], mode: &Mode, health: HealthSpec) -> FailoverLab {
+        let mut lab = FailoverLab::build(imps, mode, Some(health));
+        lab.specs[R1].priority = HEALTH_MASTER_PRIORITY;
+        lab
+    }
+
+    /// `belay`, or `belay+keepalived` when the routers run different ones.
+    pub fn label(&self) -> String {
+        label_of(self.imps)
+    }
+
+    fn build(imps: [Impl; 2], mode: &Mode, health: Option<HealthSpec>) -> FailoverLab {
         let mut lan = Lan::new();
         for (role, ip) in [("r1", R1_IP), ("r2", R2_IP), ("client", CLIENT_IP)] {
             let i = lan.add_host(role);
@@ -199,15 +326,28 @@ impl FailoverLab {
             preempt: true,
             auth_pass: None,
             unicast: None,
+            health: health.clone(),
         };
+        let http = health.as_ref().map(|h| h.http_port);
         let responders = [
-            Some(Responder::start(lan.host(R1), "r1", DEFAULT_PORT)),
-            Some(Responder::start(lan.host(R2), "r2", DEFAULT_PORT)),
+            Some(Responder::start_with(
+                lan.host(R1),
+                "r1",
+                DEFAULT_PORT,
+                http,
+            )),
+            Some(Responder::start_with(
+                lan.host(R2),
+                "r2",
+                DEFAULT_PORT,
+                http,
+            )),
         ];
+        let label = label_of(imps);
         let capture = std::env::var_os(PCAP_DIR_ENV).map(|dir| {
             let file = std::path::Path::new(&dir).join(format!(
-                "{}-{}-{}.pcap",
-                imp.name(),
+                "{label}-{}{}-{}.pcap",
+                if health.is_some() { "health-" } else { "" },
                 mode.name,
                 mono_ns()
             ));
@@ -230,7 +370,7 @@ impl FailoverLab {
             p
         });
         FailoverLab {
-            imp,
+            imps,
             specs: [spec("r1", MASTER_PRIORITY), spec("r2", BACKUP_PRIORITY)],
             daemons: [None, None],
             prober: None,
@@ -241,7 +381,7 @@ impl FailoverLab {
     }
 
     pub fn start_daemon(&mut self, r: usize) {
-        self.daemons[r] = Some(self.imp.start(self.lan.host(r), &self.specs[r]));
+        self.daemons[r] = Some(self.imps[r].start(self.lan.host(r), &self.specs[r]));
     }
 
     pub fn daemon(&self, r: usize) -> &dyn VrrpDaemon {
@@ -395,6 +535,88 @@ pub fn run_failover(imp: Impl, mode: &Mode) -> Sample {
     s
 }
 
+/// One repetition of "service death → VIP moved" (milliseconds, probe counts).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct DeathSample {
+    /// r1's service killed → first reply from r2.
+    pub takeover_ms: f64,
+    /// Probes lost between the kill and r2's steady service.
+    pub lost: u64,
+    /// Kill → r1's first advert below its configured priority: the check's
+    /// detection plus, for a lowered priority, the wait for the next advert.
+    pub lowered_advert_ms: Option<f64>,
+    /// That advert's priority: 0 when r1 resigned, else its lowered priority
+    /// (r2 then ignores it and waits out its master-down interval).
+    pub lowered_advert_priority: Option<u8>,
+    /// The longest gap between two probes in the measured window (the
+    /// instrument's own health).
+    pub max_probe_gap_ms: f64,
+}
+
+/// "Service death → VIP moved" on a fresh lab: `imps[0]` on r1 (the master,
+/// priority 150), `imps[1]` on r2 (100); each checks its own HTTP service
+/// (`HealthSpec::bench`). The election, then r1's service is killed (the
+/// daemon keeps running) at a random point of the slowest check interval.
+pub fn run_service_death(imps: [Impl; 2], mode: &Mode) -> DeathSample {
+    let mut lab = FailoverLab::with_health(imps, mode, HealthSpec::bench());
+    lab.elect();
+    service_death(&mut lab)
+}
+
+/// Kills r1's service in an elected health lab and measures until r2 serves
+/// the VIP steadily and r1 is backup. Leaves the lab in that state.
+pub fn service_death(lab: &mut FailoverLab) -> DeathSample {
+    let health = lab.specs[R1].health.clone().expect("a health lab");
+    let p = lab.patience() + health.slowest_interval() * (health.fall + 1);
+    let r1_ip: IpAddr = R1_IP.parse().expect("ip");
+    let full = lab.specs[R1].priority;
+
+    // r1's check is up: its adverts carry its configured priority.
+    let t = mono_ns();
+    lab.prober()
+        .expect(p, "an advert from r1 at its configured priority", |l| {
+            l.adverts
+                .iter()
+                .rev()
+                .take_while(|a| a.at >= t)
+                .any(|a| a.src == r1_ip && a.priority == full)
+                .then_some(())
+        });
+    // A random phase of the check schedules, as a real failure would land.
+    std::thread::sleep(random_below(health.slowest_interval()));
+    let t_kill = {
+        let _rt = Urgent::enter();
+        let t = mono_ns();
+        lab.responders[R1]
+            .as_ref()
+            .expect("responder")
+            .signal_kill();
+        t
+    };
+    lab.responders[R1].as_mut().expect("responder").kill();
+    let first = lab.prober().wait_first_reply("r2", t_kill, p);
+    let steady = lab.prober().wait_steady("r2", STEADY, first.sent, p);
+    lab.daemon(R2).wait_master(t_kill, p);
+    lab.daemon(R1).wait_backup(p);
+    let mut s = DeathSample {
+        takeover_ms: ms(first.at - t_kill),
+        ..DeathSample::default()
+    };
+    lab.prober().with_log(|l| {
+        s.lost = l.lost_between(t_kill, steady);
+        s.max_probe_gap_ms = ms(l.max_send_gap(t_kill, steady));
+        if let Some(a) = l
+            .adverts
+            .iter()
+            .find(|a| a.src == r1_ip && a.at >= t_kill && a.priority < full)
+        {
+            s.lowered_advert_ms = Some(ms(a.at - t_kill));
+            s.lowered_advert_priority = Some(a.priority);
+        }
+    });
+    s
+}
+
 /// CPU used by a daemon pair over `secs` while r1 is master and r2 backup.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct CpuSample {
@@ -437,7 +659,7 @@ pub fn run_cpu(imps: &[Impl], mode: &Mode, window: Duration) -> Vec<CpuSample> {
         assert!(
             lab.lan.host(R1).has_addr("eth0", VIP) && !lab.lan.host(R2).has_addr("eth0", VIP),
             "{}: roles changed during the CPU window",
-            lab.imp.name()
+            lab.label()
         );
     }
     let pct = |a: u64, b: u64| a.saturating_sub(b) as f64 / 1e9 / elapsed * 100.0;

@@ -85,6 +85,8 @@ pub struct KeepalivedSpec {
     pub unicast: Option<(String, Vec<String>)>,
     /// Raw lines appended inside `vrrp_instance { }`.
     pub extra: Vec<String>,
+    /// Raw top-level blocks before the instance (e.g. a `vrrp_script`).
+    pub top: Vec<String>,
 }
 
 impl KeepalivedSpec {
@@ -103,6 +105,7 @@ impl KeepalivedSpec {
             auth_pass: None,
             unicast: None,
             extra: Vec::new(),
+            top: Vec::new(),
         }
     }
 
@@ -124,6 +127,10 @@ impl KeepalivedSpec {
         c += &format!("    router_id {router_id}\n");
         c += &format!("    vrrp_notify_fifo {}\n", fifo.display());
         c += "}\n";
+        for b in &self.top {
+            c += b;
+            c += "\n";
+        }
         c += &format!("vrrp_instance {instance} {{\n");
         c += &format!(
             "    state {}\n",

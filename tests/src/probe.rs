@@ -167,13 +167,27 @@ impl Event {
     }
 }
 
-/// Echoes every probe on `port` (IPv4 and IPv6) with `id` appended. Writes
-/// `ready` to stdout once bound, then serves until killed.
-pub fn respond(port: u16, id: &str) -> io::Result<()> {
+/// The loopback TCP port of a responder's HTTP side, when it has one (the
+/// service a health check watches; every lab has its own namespaces).
+pub const HTTP_PORT: u16 = 8080;
+
+/// Echoes every probe on `port` (IPv4 and IPv6) with `id` appended; with
+/// `http_port`, also answers `GET` on `127.0.0.1:http_port` with `200 OK`, so
+/// one process is the service a client uses *and* the one a health check
+/// watches, and killing it kills both at the same instant. Writes `ready` to
+/// stdout once bound, then serves until killed.
+pub fn respond(port: u16, id: &str, http_port: Option<u16>) -> io::Result<()> {
     let sock = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
     sock.set_only_v6(false)?;
     sock.bind(&SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)).into())?;
     let sock: std::net::UdpSocket = sock.into();
+    if let Some(hp) = http_port {
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, hp))?;
+        let id = id.to_owned();
+        std::thread::Builder::new()
+            .name("http".into())
+            .spawn(move || serve_http(listener, &id))?;
+    }
     println!("ready");
     io::stdout().flush()?;
     let mut buf = [0u8; 512];
@@ -186,6 +200,32 @@ pub fn respond(port: u16, id: &str) -> io::Result<()> {
         reply.extend_from_slice(id.as_bytes());
         // A reply that cannot be sent is a lost probe; the prober counts it.
         let _ = sock.send_to(&reply, from);
+    }
+}
+
+/// A minimal HTTP/1.x responder: reads a request head, answers `200 OK` with
+/// the responder's id as the body, closes. One connection at a time (health
+/// checks arrive a few per second).
+fn serve_http(listener: std::net::TcpListener, id: &str) {
+    for conn in listener.incoming() {
+        let Ok(mut conn) = conn else { continue };
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(1)));
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+            match io::Read::read(&mut conn, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        let body = format!("{id}\n");
+        let head_only = head.starts_with(b"HEAD ");
+        let _ = write!(
+            conn,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+            body.len(),
+            if head_only { "" } else { &body }
+        );
     }
 }
 
@@ -400,8 +440,17 @@ pub struct Responder {
 impl Responder {
     /// Starts `belay-probe respond` in `ns` and waits until it has bound its port.
     pub fn start(ns: &Netns, id: &str, port: u16) -> Responder {
+        Self::start_with(ns, id, port, None)
+    }
+
+    /// Like `start`, also serving HTTP on `127.0.0.1:http_port` (the service
+    /// a health check watches; see [`respond`]).
+    pub fn start_with(ns: &Netns, id: &str, port: u16, http_port: Option<u16>) -> Responder {
         let mut cmd = ns.command(probe_bin());
         cmd.args(["respond", "--port", &port.to_string(), "--id", id]);
+        if let Some(hp) = http_port {
+            cmd.args(["--http-port", &hp.to_string()]);
+        }
         let proc = Proc::spawn(&format!("responder-{id}"), cmd);
         crate::wait_until(
             Duration::from_secs(10),

@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use belay_tests::failover::{BACKUP_PRIORITY, Impl, MODES, Sample, run_failover};
+use belay_tests::failover::{
+    BACKUP_PRIORITY, DeathSample, HEALTH_MASTER_PRIORITY, HEALTH_WEIGHT, HealthSpec, Impl, MODES,
+    Sample, run_failover, run_service_death,
+};
 use belay_tests::require_root;
 
 /// Master_Down_Interval of the backup at `advert`.
@@ -83,4 +86,86 @@ fn harness_measures_belay_as_the_rfc_predicts() {
         return;
     }
     check(Impl::Belay, &healthy_sample(Impl::Belay));
+}
+
+/// The service-death scenario at 10 ms adverts, against what the RFC and the
+/// check configuration predict for each implementation.
+fn check_death(imp: Impl, s: &DeathSample) {
+    let adv = MODES[2].advert.as_secs_f64() * 1e3;
+    let md = master_down(MODES[2].advert).as_secs_f64() * 1e3;
+    let skew = md - 3.0 * adv;
+    let h = HealthSpec::bench();
+    let slack = 25.0;
+    let ctx = format!("{}: {s:?}", imp.name());
+    let lowered_at = s
+        .lowered_advert_ms
+        .expect("r1 lowered its priority on the wire");
+    let after_lowered = s.takeover_ms - lowered_at;
+    match imp {
+        Impl::Belay => {
+            // Resigns: priority 0 within one check interval (a refused
+            // connection fails at once), then the backup waits its skew time.
+            assert_eq!(s.lowered_advert_priority, Some(0), "{ctx}");
+            let detect = h.interval.as_secs_f64() * 1e3 * f64::from(h.fall);
+            assert!(
+                lowered_at <= detect + slack,
+                "detection beyond {detect} ms; {ctx}"
+            );
+            assert!(
+                after_lowered >= skew - 1.0 && after_lowered <= skew + slack,
+                "priority 0 → takeover should be ≈ skew time {skew:.1} ms; {ctx}"
+            );
+        }
+        Impl::Keepalived => {
+            // Lowers its priority (150 − 60) and keeps advertising; the
+            // backup ignores lower-priority adverts (preempt) and takes over
+            // a master-down interval after the last full-priority one.
+            let low = (i32::from(HEALTH_MASTER_PRIORITY) + HEALTH_WEIGHT) as u8;
+            assert_eq!(s.lowered_advert_priority, Some(low), "{ctx}");
+            let detect = h.keepalived_interval_s() as f64 * 1e3 + adv;
+            assert!(
+                lowered_at <= detect + slack,
+                "detection beyond {detect} ms; {ctx}"
+            );
+            assert!(
+                after_lowered >= md - adv - 1.0 && after_lowered <= md + slack,
+                "lowered advert → takeover should be ≈ master-down {md:.1} ms; {ctx}"
+            );
+        }
+    }
+    let lost = s.lost as f64;
+    assert!(
+        (lost - s.takeover_ms).abs() <= 5.0 + 0.05 * s.takeover_ms,
+        "lost probes {lost} do not match a {:.1} ms outage; {ctx}",
+        s.takeover_ms
+    );
+}
+
+fn healthy_death_sample(imp: Impl) -> DeathSample {
+    let mut last = None;
+    for _ in 0..3 {
+        let s = run_service_death([imp, imp], &MODES[2]);
+        if s.max_probe_gap_ms <= 5.0 {
+            return s;
+        }
+        eprintln!("{}: instrument stalled, retrying: {s:?}", imp.name());
+        last = Some(s);
+    }
+    last.expect("at least one run")
+}
+
+#[test]
+fn harness_measures_service_death_keepalived_as_predicted() {
+    if !require_root("harness_measures_service_death_keepalived_as_predicted") {
+        return;
+    }
+    check_death(Impl::Keepalived, &healthy_death_sample(Impl::Keepalived));
+}
+
+#[test]
+fn harness_measures_service_death_belay_as_predicted() {
+    if !require_root("harness_measures_service_death_belay_as_predicted") {
+        return;
+    }
+    check_death(Impl::Belay, &healthy_death_sample(Impl::Belay));
 }

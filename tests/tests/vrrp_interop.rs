@@ -144,6 +144,7 @@ impl Pair {
             preempt: true,
             auth_pass: None,
             unicast: None,
+            health: None,
         };
         let responders = [
             Responder::start(lan.host(0), "h0", DEFAULT_PORT),

@@ -1,6 +1,7 @@
 //! `belay-probe`: the lab's outage meter (see `belay_tests::probe`).
 //!
-//! - `respond --port P --id NAME`: on a router, echo probes tagged with NAME.
+//! - `respond --port P --id NAME [--http-port H]`: on a router, echo probes
+//!   tagged with NAME (and answer HTTP on 127.0.0.1:H: a service to check).
 //! - `probe --target VIP:P`: on a client, probe every interval; one event per
 //!   line on stdout (machine format, read by the test harness and benchmark).
 //! - `watch --target VIP:P`: the same, summarised for people (the demo).
@@ -28,6 +29,9 @@ enum Cmd {
         port: u16,
         #[arg(long)]
         id: String,
+        /// Also answer HTTP GET with 200 on 127.0.0.1:PORT (a service to health-check).
+        #[arg(long)]
+        http_port: Option<u16>,
     },
     /// Probe the target and print every event (machine format).
     Probe {
@@ -77,7 +81,11 @@ fn main() -> Result<()> {
         eprintln!("belay-probe: running without real-time priority ({e}); timings may be noisy");
     }
     match cli.cmd {
-        Cmd::Respond { port, id } => probe::respond(port, &id).context("responder"),
+        Cmd::Respond {
+            port,
+            id,
+            http_port,
+        } => probe::respond(port, &id, http_port).context("responder"),
         Cmd::Probe { args } => {
             // A 1 MiB pipe holds ~15 s of events, so a slow reader never
             // stalls the send cadence (best effort: stdout may not be a pipe).

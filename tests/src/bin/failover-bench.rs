@@ -1,6 +1,12 @@
 //! `failover-bench`: VIP failover measured from a client probing every 1 ms,
 //! belay against Keepalived in the same run (see `belay_tests::failover`).
 //!
+//! Scenarios: `failover` (kill -9 of the master, preemption back, SIGTERM)
+//! and `service-death` (the master's HTTP service dies; its health check
+//! hands the VIP over: belay's stock `http` check every 100 ms with
+//! `resign_below`, Keepalived's `vrrp_script` running curl every 1 s, its
+//! shortest interval).
+//!
 //! Repetitions interleave the implementations (rep 1: keepalived, belay;
 //! rep 2: keepalived, belay; ...) so both see the same machine load. Needs
 //! root (network namespaces).
@@ -9,8 +15,16 @@ use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use belay_tests::failover::{self, CpuSample, Impl, MODES, Mode, Sample};
-use clap::Parser;
+use belay_tests::failover::{self, CpuSample, DeathSample, Impl, MODES, Mode, Sample};
+use clap::{Parser, ValueEnum};
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// kill -9 of the master, its restart (preemption back), SIGTERM.
+    Failover,
+    /// The master's service dies; its health check moves the VIP.
+    ServiceDeath,
+}
 
 #[derive(Parser)]
 #[command(about = "VRRP failover benchmark: belay vs Keepalived, same run")]
@@ -18,13 +32,17 @@ struct Cli {
     /// Implementations to run, comma-separated (the first is the baseline).
     #[arg(long, default_value = "keepalived,belay", value_delimiter = ',')]
     impls: Vec<String>,
-    /// Modes, comma-separated: v2-1s, v3-100ms, v3-10ms.
-    #[arg(long, default_value = "v2-1s,v3-100ms,v3-10ms", value_delimiter = ',')]
+    #[arg(long, value_enum, default_value = "failover")]
+    scenario: Scenario,
+    /// Modes, comma-separated: v2-1s, v3-100ms, v3-10ms, v3-1s (default:
+    /// the first three for failover; v3-1s,v3-10ms for service-death).
+    #[arg(long, value_delimiter = ',')]
     modes: Vec<String>,
     /// Repetitions per mode and implementation.
     #[arg(long, default_value_t = 5)]
     reps: usize,
-    /// CPU window at 10 ms adverts, seconds (0: skip the CPU measurement).
+    /// CPU window at 10 ms adverts, seconds (0: skip the CPU measurement;
+    /// failover scenario only).
     #[arg(long, default_value_t = 60)]
     cpu_secs: u64,
     /// Write every sample as JSON here.
@@ -33,11 +51,11 @@ struct Cli {
 }
 
 #[derive(serde::Serialize)]
-struct Run {
+struct Run<S> {
     imp: &'static str,
     mode: &'static str,
     rep: usize,
-    sample: Option<Sample>,
+    sample: Option<S>,
 }
 
 #[derive(serde::Serialize)]
@@ -75,8 +93,16 @@ fn main() -> Result<()> {
             o => bail!("unknown implementation {o:?} (keepalived, belay)"),
         })
         .collect::<Result<_>>()?;
-    let modes: Vec<Mode> = cli
-        .modes
+    let default_modes = match cli.scenario {
+        Scenario::Failover => "v2-1s,v3-100ms,v3-10ms",
+        Scenario::ServiceDeath => "v3-1s,v3-10ms",
+    };
+    let mode_names: Vec<String> = if cli.modes.is_empty() {
+        default_modes.split(',').map(str::to_owned).collect()
+    } else {
+        cli.modes.clone()
+    };
+    let modes: Vec<Mode> = mode_names
         .iter()
         .map(|s| {
             MODES
@@ -87,25 +113,19 @@ fn main() -> Result<()> {
         })
         .collect::<Result<_>>()?;
 
-    let mut runs = Vec::new();
-    for rep in 1..=cli.reps {
-        for mode in &modes {
-            for &imp in &impls {
-                eprintln!("== rep {rep}/{} {} {}", cli.reps, mode.name, imp.name());
-                let sample = catch(|| failover::run_failover(imp, mode));
-                match &sample {
-                    Some(s) => eprintln!("   {s:?}"),
-                    None => eprintln!("   FAILED (see the log above)"),
-                }
-                runs.push(Run {
-                    imp: imp.name(),
-                    mode: mode.name,
-                    rep,
-                    sample,
-                });
-            }
+    if cli.scenario == Scenario::ServiceDeath {
+        let runs = repeat(&cli, &impls, &modes, |imp, mode| {
+            failover::run_service_death([imp, imp], mode)
+        });
+        if let Some(path) = &cli.json {
+            let doc = serde_json::json!({ "scenario": "service-death", "runs": runs });
+            std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
         }
+        print!("{}", report(&impls, &modes, &runs, &DEATH_METRICS));
+        return Ok(());
     }
+
+    let runs = repeat(&cli, &impls, &modes, failover::run_failover);
 
     let mut cpu = Vec::new();
     if cli.cpu_secs > 0 {
@@ -132,8 +152,38 @@ fn main() -> Result<()> {
         let doc = serde_json::json!({ "runs": runs, "cpu": cpu });
         std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
     }
-    print!("{}", report(&impls, &modes, &runs, &cpu));
+    print!("{}", report(&impls, &modes, &runs, &METRICS));
+    print!("{}", cpu_report(&cpu));
     Ok(())
+}
+
+/// Every mode × implementation, `cli.reps` times, interleaved.
+fn repeat<S: std::fmt::Debug>(
+    cli: &Cli,
+    impls: &[Impl],
+    modes: &[Mode],
+    run: impl Fn(Impl, &Mode) -> S,
+) -> Vec<Run<S>> {
+    let mut runs = Vec::new();
+    for rep in 1..=cli.reps {
+        for mode in modes {
+            for &imp in impls {
+                eprintln!("== rep {rep}/{} {} {}", cli.reps, mode.name, imp.name());
+                let sample = catch(|| run(imp, mode));
+                match &sample {
+                    Some(s) => eprintln!("   {s:?}"),
+                    None => eprintln!("   FAILED (see the log above)"),
+                }
+                runs.push(Run {
+                    imp: imp.name(),
+                    mode: mode.name,
+                    rep,
+                    sample,
+                });
+            }
+        }
+    }
+    runs
 }
 
 fn catch<T>(f: impl FnOnce() -> T) -> Option<T> {
@@ -141,13 +191,41 @@ fn catch<T>(f: impl FnOnce() -> T) -> Option<T> {
 }
 
 /// One metric of a sample.
-struct Metric {
+struct Metric<S> {
     name: &'static str,
     unit: &'static str,
-    get: fn(&Sample) -> Option<f64>,
+    get: fn(&S) -> Option<f64>,
 }
 
-const METRICS: [Metric; 8] = [
+const DEATH_METRICS: [Metric<DeathSample>; 5] = [
+    Metric {
+        name: "service killed → first reply from backup",
+        unit: "ms",
+        get: |s| Some(s.takeover_ms),
+    },
+    Metric {
+        name: "service death: lost probes",
+        unit: "",
+        get: |s| Some(s.lost as f64),
+    },
+    Metric {
+        name: "service killed → master's first lowered advert",
+        unit: "ms",
+        get: |s| s.lowered_advert_ms,
+    },
+    Metric {
+        name: "(that advert's priority: 0 = resigned)",
+        unit: "",
+        get: |s| s.lowered_advert_priority.map(f64::from),
+    },
+    Metric {
+        name: "(instrument) longest gap between probes",
+        unit: "ms",
+        get: |s| Some(s.max_probe_gap_ms),
+    },
+];
+
+const METRICS: [Metric<Sample>; 8] = [
     Metric {
         name: "kill -9 → first reply from backup",
         unit: "ms",
@@ -224,7 +302,7 @@ fn fmt_num(x: f64) -> String {
     }
 }
 
-fn report(impls: &[Impl], modes: &[Mode], runs: &[Run], cpu: &[CpuRun]) -> String {
+fn report<S>(impls: &[Impl], modes: &[Mode], runs: &[Run<S>], metrics: &[Metric<S>]) -> String {
     let mut out = String::new();
     let base = impls[0];
     for mode in modes {
@@ -243,7 +321,7 @@ fn report(impls: &[Impl], modes: &[Mode], runs: &[Run], cpu: &[CpuRun]) -> Strin
         out += "\n|---|";
         out += &"---|".repeat(impls.len() + (impls.len() - 1) * 2);
         out += "\n";
-        for m in &METRICS {
+        for m in metrics {
             let st: Vec<Option<Stats>> = impls
                 .iter()
                 .map(|imp| {
@@ -297,6 +375,11 @@ fn report(impls: &[Impl], modes: &[Mode], runs: &[Run], cpu: &[CpuRun]) -> Strin
             out += &format!("\nFailed runs: {}\n", failed.join(", "));
         }
     }
+    out
+}
+
+fn cpu_report(cpu: &[CpuRun]) -> String {
+    let mut out = String::new();
     if !cpu.is_empty() {
         out += "\n### CPU at v3 10 ms adverts (% of one core)\n\n| impl | as master | as backup |\n|---|---|---|\n";
         for c in cpu {
