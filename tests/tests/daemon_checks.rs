@@ -6,26 +6,21 @@
 
 use std::time::{Duration, Instant};
 
-use belay_tests::{Lan, Netns, Proc, Router, pings, require_root, wait_until};
+use belay_tests::{Lan, Netns, Proc, Router, belay_bin, pings, require_root, wait_until};
 
 const VIP: &str = "192.0.2.100";
 const T: Duration = Duration::from_secs(10);
 
-/// A real HTTP server on 127.0.0.1:8080 inside a namespace.
+/// A real HTTP server on 127.0.0.1:8080 inside a namespace (belay's demo
+/// target: `/` answers 200).
 fn web(ns: &Netns) -> Proc {
-    let mut cmd = ns.command("python3");
-    cmd.args(["-m", "http.server", "--bind", "127.0.0.1", "8080"]);
+    let mut cmd = ns.command(belay_bin());
+    cmd.args(["demo-target", "--http-port", "8080"]);
     let p = Proc::spawn("web", cmd);
     wait_until(T, "web server listening", || {
-        ns.output(
-            "python3",
-            &[
-                "-c",
-                "import socket; socket.create_connection(('127.0.0.1', 8080), 1)",
-            ],
-        )
-        .status
-        .success()
+        ns.output("bash", &["-c", "exec 3<>/dev/tcp/127.0.0.1/8080"])
+            .status
+            .success()
     });
     p
 }

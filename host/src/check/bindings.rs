@@ -16,5 +16,5 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use belay::check::log::Level;
-pub use belay::check::types::{Metric, Report, Status, Target};
+pub use self::belay::check::log::Level;
+pub use self::belay::check::types::{Metric, Report, Status, Target};
