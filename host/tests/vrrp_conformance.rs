@@ -585,7 +585,10 @@ conformance! {
 
     // v3: a master losing to a higher priority adopts its interval too.
     v3_master_to_backup_adopts_interval => Case {
-        config: with(v3(), |c| c.priority = 255),
+        config: with(v3(), |c| {
+            c.priority = 255;
+            c.resign = Resign::Never;
+        }),
         events: vec![(0, Ev::Startup), (500_000, Ev::SetPriority(10)),
             (600_000, Ev::Advert(HIGHER_ADDR, 200, cs(5)))],
         // 3 × 50 ms + (246 × 50 ms / 256 = 48.046875 ms)
@@ -615,8 +618,9 @@ conformance! {
     };
 
     // Tracking: a master's priority change is advertised at once.
+    // (RFC behaviour: `Resign::Never`; resignation has its own cases below.)
     master_priority_change_adverts_at_once => Case {
-        config: v2(),
+        config: with(v2(), |c| c.resign = Resign::Never),
         events: vec![(0, Ev::Startup), (4_300_000, Ev::SetPriority(90)),
             (4_400_000, Ev::SetPriority(90)), (4_500_000, Ev::SetPriority(0))],
         until: 5_500_000,
@@ -1009,15 +1013,55 @@ conformance! {
         ]),
     };
 
-    // Auto with no peer ever heard: RFC behaviour (just advertise the new priority).
-    resign_auto_without_peers_keeps_rfc_behaviour => Case {
+    // Auto with no peer ever heard (backups are silent): a drop resigns.
+    resign_auto_without_peers_resigns_on_a_drop => Case {
         config: v2(),
         events: vec![(0, Ev::Startup), (5 * S, Ev::SetPriority(60))],
         until: 5 * S,
         expect: cat(vec![
             backup_then_master_at(MDI_100),
             adverts(100, [MDI_100 + S]),
-            vec![(5 * S, Advert(60))],
+            resigned_at(5 * S),
+        ]),
+    };
+
+    // ... and if the router that took over is below us after all, its
+    // adverts teach us its priority and we preempt it back (RFC way).
+    resign_auto_without_peers_preempts_back_a_weaker_taker => Case {
+        config: v2(),
+        events: vec![
+            (0, Ev::Startup),
+            (5 * S, Ev::SetPriority(60)),
+            (5_500_000, Ev::Advert(LOWER_ADDR, 50, cs(100))),
+            (6_500_000, Ev::Advert(LOWER_ADDR, 50, cs(100))),
+            (7_500_000, Ev::Advert(LOWER_ADDR, 50, cs(100))),
+            (8_500_000, Ev::Advert(LOWER_ADDR, 50, cs(100))),
+        ],
+        until: 5 * S + MDI_60,
+        expect: cat(vec![
+            backup_then_master_at(MDI_100),
+            adverts(100, [MDI_100 + S]),
+            resigned_at(5 * S),
+            master_burst(5 * S + MDI_60, State::Backup, R::Preempt, 60),
+        ]),
+    };
+
+    // Auto, nobody answered the resignation: the degraded master takes the
+    // VIP back after the master-down interval and does not resign again.
+    resign_auto_without_peers_retakes_once_when_nobody_answers => Case {
+        config: v2(),
+        events: vec![
+            (0, Ev::Startup),
+            (5 * S, Ev::SetPriority(60)),
+            (5 * S + MDI_60 + 500_000, Ev::SetPriority(50)),
+        ],
+        until: 5 * S + MDI_60 + 500_000,
+        expect: cat(vec![
+            backup_then_master_at(MDI_100),
+            adverts(100, [MDI_100 + S]),
+            resigned_at(5 * S),
+            master_burst(5 * S + MDI_60, State::Backup, R::MasterDown, 60),
+            vec![(5 * S + MDI_60 + 500_000, Advert(50))],
         ]),
     };
 

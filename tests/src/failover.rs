@@ -57,20 +57,16 @@ pub struct HealthSpec {
 pub const HEALTH_CHECK: &str = "web";
 
 impl HealthSpec {
-    /// The benchmark's check: every 100 ms, fall 1, weight −60 and
-    /// `resign_below` the backup's priority (as in examples/web-vip-a.toml).
-    /// Explicit, not `"auto"`: auto resigns below the highest priority heard
-    /// from a peer, and backups do not advertise, so a master that never saw
-    /// its backup as master (both started within one master-down interval,
-    /// as the lab does) has heard none: it only lowers its priority and the
-    /// backup waits out master-down.
+    /// The benchmark's check: every 100 ms, fall 1, weight −60, and
+    /// belay's default `resign_below` (`"auto"`): the master has heard no
+    /// backup (backups are silent), so auto resigns on the drop.
     pub fn bench() -> HealthSpec {
         HealthSpec {
             http_port: HTTP_PORT,
             interval: Duration::from_millis(100),
             fall: 1,
             weight: HEALTH_WEIGHT,
-            resign_below: Some(BACKUP_PRIORITY),
+            resign_below: None,
         }
     }
 

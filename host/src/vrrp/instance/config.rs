@@ -70,8 +70,11 @@ pub enum Resign {
     /// RFC behaviour: never resign.
     Never,
     /// Resign when the priority falls below the highest priority heard from
-    /// another router on this VRID. That is exactly when the RFC would hand
-    /// over anyway, only later; unknown (nothing heard yet) means never.
+    /// another router on this VRID: exactly when the RFC would hand over
+    /// anyway, only later. With nothing heard yet (a master never hears its
+    /// silent backups) any drop resigns; if the router that takes over turns
+    /// out to be below us, we learn its priority from its adverts and
+    /// preempt it back (one extra move), and from then on know better.
     #[default]
     Auto,
     /// Resign when the priority falls below this level (the backup's priority).

@@ -228,6 +228,15 @@ impl Instance {
             self.counters.priority_zero_received += 1;
         } else if advert.priority < 255 {
             self.peer_priority = self.peer_priority.max(Some(advert.priority));
+            // Auto resigned without knowing its peers, and the router that
+            // took over is below us after all: hand the VIP back the RFC way
+            // (preemption) rather than leave it on the weaker router.
+            if self.config.resign == Resign::Auto
+                && self.degraded_hold
+                && self.peer_priority.is_some_and(|p| self.priority >= p)
+            {
+                self.degraded_hold = false;
+            }
         }
         match self.state {
             State::Backup => self.backup_receive(now, rx.src, advert),
@@ -308,8 +317,13 @@ impl Instance {
         }
         tracing::debug!(instance = %self.config.name, vrid = self.config.vrid,
             from = self.priority, to = priority, "priority changed");
+        let below = match self.resign_level() {
+            Some(level) => priority < level,
+            // Auto with no peer heard yet (backups are silent): any drop
+            // resigns, and the new master's adverts teach us its priority.
+            None => self.config.resign == Resign::Auto && priority < self.priority,
+        };
         self.priority = priority;
-        let below = self.resign_level().is_some_and(|level| priority < level);
         if !below {
             self.degraded_hold = false;
         }
@@ -594,9 +608,13 @@ impl Instance {
     fn become_master(&mut self, now: Instant, reason: StateChangeReason) {
         self.transition(State::Master, reason);
         self.counters.became_master += 1;
-        // Taking over while below the resign level (nobody better answered):
-        // keep the VIP rather than resign again.
-        self.degraded_hold = self.resign_level().is_some_and(|l| self.priority < l);
+        // Taking over while below the resign level, or after resigning with
+        // no peer known (nobody better answered): keep the VIP rather than
+        // resign again until the priority recovers.
+        self.degraded_hold = match self.resign_level() {
+            Some(l) => self.priority < l,
+            None => self.degraded_hold && self.config.resign == Resign::Auto,
+        };
         self.master_down_timer = None;
         self.preempt_time = None;
         self.preempting = false;
