@@ -990,8 +990,7 @@ conformance! {
         ]),
     };
 
-    // Auto: the level is the highest priority heard from a peer (120 here);
-    // falling below it resigns, as the RFC would hand over anyway.
+    // Auto: a drop resigns (here below a peer heard at 120).
     // (Priority 128, nopreempt: Skew_Time = 128/256 s.)
     resign_auto_uses_the_priority_heard_from_peers => Case {
         config: with(v2(), |c| {
@@ -1013,7 +1012,7 @@ conformance! {
         ]),
     };
 
-    // Auto with no peer ever heard (backups are silent): a drop resigns.
+    // Auto with no peer ever heard (backups are silent): a drop resigns too.
     resign_auto_without_peers_resigns_on_a_drop => Case {
         config: v2(),
         events: vec![(0, Ev::Startup), (5 * S, Ev::SetPriority(60))],
@@ -1025,8 +1024,8 @@ conformance! {
         ]),
     };
 
-    // ... and if the router that took over is below us after all, its
-    // adverts teach us its priority and we preempt it back (RFC way).
+    // ... and if the router that took over is below us after all, we
+    // preempt it back (RFC way).
     resign_auto_without_peers_preempts_back_a_weaker_taker => Case {
         config: v2(),
         events: vec![

@@ -99,10 +99,8 @@ pub struct VrrpInstanceConfig {
     pub track: Vec<TrackConfig>,
     /// Health-driven handover: a master whose priority tracking lowers below
     /// this level hands over at once with a priority-0 advert. `"auto"`
-    /// (default): below the highest priority heard from another router on
-    /// this VRID (when the RFC would hand over anyway), or on any drop while
-    /// nothing has been heard yet (then a weaker router that takes over is
-    /// preempted back once); `"never"`; or a number (the backup's priority).
+    /// (default): on any drop, preempting back a taker that turns out to be
+    /// weaker; `"never"`; or a number (the backup's priority).
     #[serde(default)]
     pub resign_below: ResignBelow,
     /// Commands run on every state change of this instance.

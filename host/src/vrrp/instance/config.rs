@@ -69,12 +69,10 @@ pub struct InstanceConfig {
 pub enum Resign {
     /// RFC behaviour: never resign.
     Never,
-    /// Resign when the priority falls below the highest priority heard from
-    /// another router on this VRID: exactly when the RFC would hand over
-    /// anyway, only later. With nothing heard yet (a master never hears its
-    /// silent backups) any drop resigns; if the router that takes over turns
-    /// out to be below us, we learn its priority from its adverts and
-    /// preempt it back (one extra move), and from then on know better.
+    /// Resign on any drop of a master's priority: a master cannot know its
+    /// backups' priorities (backups are silent; what it heard earlier may
+    /// be stale). If the router that takes over advertises a priority below
+    /// ours, we preempt it back the RFC way: one extra move.
     #[default]
     Auto,
     /// Resign when the priority falls below this level (the backup's priority).

@@ -77,8 +77,6 @@ pub struct Instance {
     /// (or took over with nobody better around): no preempting, no resigning
     /// again, until the priority recovers.
     degraded_hold: bool,
-    /// Highest non-zero priority heard from another router (for `Resign::Auto`).
-    peer_priority: Option<u8>,
     garp: GarpSchedule,
     actions: VecDeque<Action>,
     counters: Counters,
@@ -101,7 +99,6 @@ impl Instance {
             held: false,
             wants_master: false,
             degraded_hold: false,
-            peer_priority: None,
             garp: GarpSchedule::new(config.garp),
             actions: VecDeque::new(),
             counters: Counters::default(),
@@ -226,17 +223,14 @@ impl Instance {
         self.counters.adverts_received += 1;
         if advert.priority == 0 {
             self.counters.priority_zero_received += 1;
-        } else if advert.priority < 255 {
-            self.peer_priority = self.peer_priority.max(Some(advert.priority));
-            // Auto resigned without knowing its peers, and the router that
-            // took over is below us after all: hand the VIP back the RFC way
-            // (preemption) rather than leave it on the weaker router.
-            if self.config.resign == Resign::Auto
-                && self.degraded_hold
-                && self.peer_priority.is_some_and(|p| self.priority >= p)
-            {
-                self.degraded_hold = false;
-            }
+        } else if self.config.resign == Resign::Auto
+            && self.degraded_hold
+            && advert.priority < self.priority
+        {
+            // Auto resigned, and the router that took over is below us after
+            // all: hand the VIP back the RFC way (preemption) rather than
+            // leave it on the weaker router.
+            self.degraded_hold = false;
         }
         match self.state {
             State::Backup => self.backup_receive(now, rx.src, advert),
@@ -319,8 +313,9 @@ impl Instance {
             from = self.priority, to = priority, "priority changed");
         let below = match self.resign_level() {
             Some(level) => priority < level,
-            // Auto with no peer heard yet (backups are silent): any drop
-            // resigns, and the new master's adverts teach us its priority.
+            // Auto: a master cannot know its backups' priorities (they are
+            // silent, and what it once heard may be stale), so any drop
+            // resigns; a weaker taker is preempted back.
             None => self.config.resign == Resign::Auto && priority < self.priority,
         };
         self.priority = priority;
@@ -336,11 +331,12 @@ impl Instance {
         }
     }
 
-    /// The priority below which a master hands over (see [`Resign`]).
+    /// The priority below which a master hands over (see [`Resign`]); none
+    /// for `Never`, and for `Auto`, which resigns on any drop.
     pub fn resign_level(&self) -> Option<u8> {
         match self.config.resign {
             Resign::Never => None,
-            Resign::Auto => self.peer_priority,
+            Resign::Auto => None,
             Resign::Below(level) => Some(level),
         }
     }
@@ -608,8 +604,8 @@ impl Instance {
     fn become_master(&mut self, now: Instant, reason: StateChangeReason) {
         self.transition(State::Master, reason);
         self.counters.became_master += 1;
-        // Taking over while below the resign level, or after resigning with
-        // no peer known (nobody better answered): keep the VIP rather than
+        // Taking over while below the resign level, or (auto) after
+        // resigning when nobody better answered: keep the VIP rather than
         // resign again until the priority recovers.
         self.degraded_hold = match self.resign_level() {
             Some(l) => self.priority < l,
