@@ -223,14 +223,6 @@ impl Instance {
         self.counters.adverts_received += 1;
         if advert.priority == 0 {
             self.counters.priority_zero_received += 1;
-        } else if self.config.resign == Resign::Auto
-            && self.degraded_hold
-            && advert.priority < self.priority
-        {
-            // Auto resigned, and the router that took over is below us after
-            // all: hand the VIP back the RFC way (preemption) rather than
-            // leave it on the weaker router.
-            self.degraded_hold = false;
         }
         match self.state {
             State::Backup => self.backup_receive(now, rx.src, advert),
@@ -525,6 +517,12 @@ impl Instance {
             self.master_down_timer =
                 Some(now + timers::skew_time(c.version, self.priority, self.master_adver_interval));
             return;
+        }
+        if c.resign == Resign::Auto && self.degraded_hold && advert.priority < self.priority {
+            // Auto resigned, and the router that took over is below us after
+            // all: hand the VIP back the RFC way (preemption) rather than
+            // leave it on the weaker router.
+            self.degraded_hold = false;
         }
         let preempt = (c.preempt && !self.degraded_hold) || self.priority == 255;
         let delaying = !c.preempt_delay.is_zero() && self.preempt_time.is_none_or(|t| t > now);
