@@ -6,12 +6,13 @@
 //! cargo bench -p belay --bench checks -- rss N          # RSS with N configured checks
 //! cargo bench -p belay --bench checks -- reload K       # file replaced → first new report
 //! cargo bench -p belay --bench checks -- instance N     # sandbox cost alone (no I/O)
+//! cargo bench -p belay --bench checks -- compile N      # cache-miss load of each stock plugin
 //! ```
 //!
 //! Environment: `BENCH_WORKERS` (tokio worker threads, default 1),
 //! `BENCH_CONCURRENCY` and `BENCH_REPS` (throughput), `BENCH_ONLY=native|wasm`
 //! (throughput, one side only, for profiling), `BENCH_SECONDS`,
-//! `BENCH_INTERVAL_MS` and `BENCH_MAX_CONCURRENT` (rss, default 1000 as the
+//! `BENCH_INTERVAL_MS` and `BENCH_MAX_CONCURRENT` (rss, default 256 as the
 //! runtime's default), `RUST_LOG` (any value: warnings to stderr).
 //!
 //! `scripts/bench-checks.sh` runs them all. Targets are loopback listeners in
@@ -61,6 +62,7 @@ fn main() {
         Some("rss") => rt.block_on(rss(num(1, 10_000))),
         Some("reload") => rt.block_on(reload(num(1, 40))),
         Some("instance") => rt.block_on(instance(num(1, 20_000))),
+        Some("compile") => compile(num(1, 10)),
         _ => {
             eprintln!("usage: checks (throughput N | rss N | reload K | instance N)");
             std::process::exit(2);
@@ -330,6 +332,36 @@ async fn instance(total: usize) {
     );
 }
 
+// ------------------------------------------------------------------ compile
+
+/// Cache-miss load (compile + type-check + link) of each stock plugin.
+fn compile(reps: usize) {
+    let runtime = Runtime::new(RuntimeConfig {
+        max_concurrent: 8,
+        ..RuntimeConfig::default()
+    })
+    .expect("runtime");
+    for (name, bytes) in belay::check::stock::stock_plugins() {
+        let mut ms: Vec<f64> = (0..reps)
+            .map(|_| {
+                let t = Instant::now();
+                runtime
+                    .load(name, belay::check::Origin::Stock, bytes)
+                    .expect("stock plugin loads");
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        println!(
+            "compile {name} ({} KiB): median {:.0} ms, min {:.0} ms, max {:.0} ms ({reps} loads)",
+            bytes.len() / 1024,
+            ms[ms.len() / 2],
+            ms[0],
+            ms[ms.len() - 1]
+        );
+    }
+}
+
 // ---------------------------------------------------------------------- rss
 
 async fn rss(n: usize) {
@@ -337,7 +369,10 @@ async fn rss(n: usize) {
     let interval = Duration::from_millis(env_num("BENCH_INTERVAL_MS", 1000) as u64);
     let listeners = Listeners::start(4);
     let before_runtime = proc_status_kib("VmRSS:");
-    let registry = registry(env_num("BENCH_MAX_CONCURRENT", 1000) as u32);
+    let registry = registry(env_num(
+        "BENCH_MAX_CONCURRENT",
+        belay::check::runtime::DEFAULT_MAX_CONCURRENT as usize,
+    ) as u32);
     let probes = tcp_probes(&registry, n, &listeners.addrs);
     let configured = proc_status_kib("VmRSS:");
     // Every check once per interval, start times spread over the interval,

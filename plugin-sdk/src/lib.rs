@@ -35,7 +35,8 @@
 //! Plugins built with this SDK import only what they use of: `wasi:sockets`
 //! (tcp, tcp-create-socket, network, instance-network), `wasi:http`
 //! (types, outgoing-handler), `wasi:io` (error, poll, streams), `wasi:clocks`
-//! (monotonic-clock, wall-clock), `belay:check/log`, plus what Rust's `std`
+//! (monotonic-clock, wall-clock), `belay:check/log`, `belay:check/tcp-probe`
+//! (`tcp::probe`), plus what Rust's `std`
 //! pulls in on wasm32-wasip2 (`wasi:cli` environment/exit/stdio, and
 //! `wasi:filesystem` preopens/types through wasi-libc).
 

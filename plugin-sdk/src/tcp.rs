@@ -120,6 +120,59 @@ pub fn target_addr(target: &Target) -> Result<SocketAddr, NetError> {
         .map_err(|_| NetError::NotAnAddress(host.to_owned()))
 }
 
+/// What a host-run [`probe`] measured and how it ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probed {
+    /// Set once connected.
+    pub connect_ms: Option<f64>,
+    /// Set when a response was waited for (found or not).
+    pub response_ms: Option<f64>,
+    pub error: Option<NetError>,
+}
+
+/// Connects to the check's target, optionally sends `send` and waits for
+/// `expect` (empty: any byte), each step within `timeout`, all run by the
+/// host in one call (`belay:check/tcp-probe`). Much cheaper than
+/// [`connect`] + [`Conn::send`] + [`Conn::expect`], with the same errors; use
+/// [`connect`] when a check needs a conversation.
+pub fn probe(
+    target: &Target,
+    timeout: Duration,
+    send: Option<&[u8]>,
+    expect: Option<&[u8]>,
+) -> Probed {
+    use crate::bindings::belay::check::tcp_probe::{self as host, ProbeError};
+    let request = host::Request {
+        timeout_ms: u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX),
+        send: send.map(<[u8]>::to_vec),
+        expect: expect.map(<[u8]>::to_vec),
+    };
+    let out = host::probe(target, &request);
+    let denied_addr =
+        || target_addr(target).unwrap_or(SocketAddr::from(([0, 0, 0, 0], target.port)));
+    let error = out.error.map(|e| match e {
+        ProbeError::NotAnAddress(h) => NetError::NotAnAddress(h),
+        ProbeError::Refused => NetError::Refused,
+        ProbeError::Denied => NetError::Denied(denied_addr()),
+        ProbeError::ConnectTimeout => NetError::ConnectTimeout(timeout),
+        ProbeError::Unreachable => NetError::Unreachable,
+        ProbeError::Reset => NetError::Reset,
+        ProbeError::Closed => NetError::Closed,
+        ProbeError::SendTimeout => NetError::SendTimeout,
+        ProbeError::ReadTimeout => NetError::ReadTimeout,
+        ProbeError::NotFound(got) => NetError::NotFound {
+            expected: expect.unwrap_or_default().to_vec(),
+            got,
+        },
+        ProbeError::Other(s) => NetError::Other(s),
+    });
+    Probed {
+        connect_ms: out.connect_ms,
+        response_ms: out.response_ms,
+        error,
+    }
+}
+
 /// Connects to the check's target within `timeout`.
 pub fn connect(target: &Target, timeout: Duration) -> Result<Conn, NetError> {
     connect_addr(target_addr(target)?, timeout)

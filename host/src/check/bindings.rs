@@ -6,7 +6,10 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "health-check",
-    imports: { default: trappable },
+    imports: {
+        "belay:check/tcp-probe.probe": async | trappable,
+        default: trappable,
+    },
     exports: { default: async },
     with: {
         "wasi:io": wasmtime_wasi::p2::bindings::io,

@@ -18,6 +18,7 @@ pub mod service;
 pub mod stderr;
 pub mod stock;
 pub mod target;
+pub mod tcp_probe;
 pub mod wasm_probe;
 pub mod watch;
 

@@ -44,10 +44,17 @@ pub struct RuntimeConfig {
     pub cache_dir: Option<PathBuf>,
 }
 
+/// Default for `max_concurrent_checks`: bounds memory, since every check in
+/// flight holds a pool slot (~90 KiB resident: its linear memory and stack).
+/// 256 keeps 10,000 checks a second under 64 MiB even when the engine falls
+/// behind and the backlog fills every slot; more slots only help targets that
+/// hold checks open until their timeout (256 / 3 s ≈ 85 such checks a second).
+pub const DEFAULT_MAX_CONCURRENT: u32 = 256;
+
 impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
-            max_concurrent: 1000,
+            max_concurrent: DEFAULT_MAX_CONCURRENT,
             max_memory: 256 << 20,
             epoch_tick: Duration::from_millis(1),
             cache_dir: None,
@@ -319,6 +326,7 @@ fn make_linker(engine: &Engine) -> wasmtime::Result<Linker<Sandbox>> {
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     bindings::belay::check::types::add_to_linker::<Sandbox, LogImport>(&mut linker, |s| s)?;
     bindings::belay::check::log::add_to_linker::<Sandbox, LogImport>(&mut linker, |s| s)?;
+    bindings::belay::check::tcp_probe::add_to_linker::<Sandbox, LogImport>(&mut linker, |s| s)?;
     Ok(linker)
 }
 

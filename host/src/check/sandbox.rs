@@ -30,7 +30,7 @@ pub const MAX_RESOURCES: usize = 256;
 pub struct Sandbox {
     wasi: WasiCtx,
     http: WasiHttpCtx,
-    hooks: PolicyHooks,
+    pub(crate) hooks: PolicyHooks,
     table: ResourceTable,
     pub(crate) limiter: StoreLimiter,
     pub(crate) labels: Labels,

@@ -57,6 +57,7 @@ mod tests {
             "wasi:random/insecure-seed",
             "belay:check/types",
             "belay:check/log",
+            "belay:check/tcp-probe",
         ];
         allowed.contains(&iface) && (version.starts_with("0.2.") || version.starts_with("0.1."))
     }

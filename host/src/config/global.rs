@@ -18,7 +18,8 @@ pub struct GlobalConfig {
     /// Unix socket streaming every transition, priority change, check change
     /// and notify outcome as JSON lines (`socat - UNIX:PATH`); none: off.
     pub event_socket: Option<PathBuf>,
-    /// Checks that may run at the same time (more wait for a slot). Each
+    /// Checks that may run at the same time (more wait for a slot, within
+    /// their timeout). Each check in flight holds ~90 KiB of memory, and each
     /// slot reserves address space up front (about 8 GiB of it, not memory),
     /// so lower this where address space is small, e.g. User-Mode Linux.
     pub max_concurrent_checks: u32,
@@ -32,7 +33,7 @@ impl Default for GlobalConfig {
             cache_dir: PathBuf::from("/var/cache/belay"),
             status_socket: PathBuf::from("/run/belay/belay.sock"),
             event_socket: None,
-            max_concurrent_checks: 1000,
+            max_concurrent_checks: crate::check::runtime::DEFAULT_MAX_CONCURRENT,
         }
     }
 }

@@ -162,7 +162,7 @@ mod tests {
     #[test]
     fn max_concurrent_checks_defaults_and_rejects_zero() {
         let c = Config::parse(Path::new("t.toml"), "").unwrap();
-        assert_eq!(c.global.max_concurrent_checks, 1000);
+        assert_eq!(c.global.max_concurrent_checks, 256);
         let e = &errs("[global]\nmax_concurrent_checks = 0\n")[0];
         assert_eq!((e.line, e.col), (2, 25));
         assert!(e.message.contains("at least 1"), "{}", e.message);

@@ -9,7 +9,6 @@
 //! Metrics: `connect_ms`, and `response_ms` when `expect` is set.
 
 use belay_plugin_sdk::prelude::*;
-use belay_plugin_sdk::time::Stopwatch;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -20,28 +19,23 @@ fn param_bytes(params: &Params, key: &str) -> Result<Option<Vec<u8>>, Failure> {
         .transpose()
 }
 
+/// One host call (`tcp::probe`): the connect, send and read run natively.
 fn run(target: &Target, params: &Params) -> Result<Report, Failure> {
     let timeout = params.duration_or("timeout", DEFAULT_TIMEOUT)?;
     let send = param_bytes(params, "send")?;
     let expect = param_bytes(params, "expect")?;
 
-    let conn = tcp::connect(target, timeout)?;
-    let report = Report::healthy().metric("connect_ms", conn.connect_ms());
-    let fail =
-        |e: tcp::NetError, report: &Report| Failure::with_report(e.to_string(), report.clone());
-
-    if let Some(send) = &send {
-        conn.send(send, timeout).map_err(|e| fail(e, &report))?;
+    let probed = tcp::probe(target, timeout, send.as_deref(), expect.as_deref());
+    let mut report = Report::healthy();
+    if let Some(ms) = probed.connect_ms {
+        report = report.metric("connect_ms", ms);
     }
-    match &expect {
+    if let Some(ms) = probed.response_ms {
+        report = report.metric("response_ms", ms);
+    }
+    match probed.error {
         None => Ok(report),
-        Some(expect) => {
-            let watch = Stopwatch::start();
-            let result = conn.expect(expect, timeout);
-            let report = report.metric("response_ms", watch.ms());
-            result.map_err(|e| fail(e, &report))?;
-            Ok(report)
-        }
+        Some(e) => Err(Failure::with_report(e.to_string(), report)),
     }
 }
 

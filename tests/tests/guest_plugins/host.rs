@@ -1,7 +1,9 @@
 //! A minimal wasmtime host for the guest tests: real WASI (sockets, http,
 //! clocks, stdio) from wasmtime-wasi and wasmtime-wasi-http, a `log` import,
 //! network reach limited to an allow-list, a memory cap, an epoch deadline
-//! and captured stderr. It holds none of belay's runtime policy (pooling,
+//! and captured stderr. `belay:check/tcp-probe` is belay's own
+//! implementation (`belay::check::tcp_probe`) under the same allow-list. It
+//! holds none of belay's runtime policy (pooling,
 //! caching, scheduling); it exists so the plugins' own behaviour is tested
 //! on its own.
 
@@ -11,6 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use belay::check::bindings::belay::check::tcp_probe::Request as ProbeRequest;
+use belay::check::bindings::belay::check::types::Target as ProbeTarget;
+use belay::check::{Grant, Labels, NetPolicy, tcp_probe};
 use http_body_util::BodyExt;
 use wasmtime::component::{Component, ComponentType, Lift, Linker, Lower, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
@@ -184,6 +189,7 @@ impl WasiHttpHooks for Hooks {
 
 struct State {
     table: ResourceTable,
+    policy: Arc<NetPolicy>,
     wasi: WasiCtx,
     http: WasiHttpCtx,
     hooks: Hooks,
@@ -246,6 +252,21 @@ fn linker() -> &'static Linker<State> {
             )
             .expect("log func");
         linker
+            .instance("belay:check/tcp-probe@0.1.0")
+            .expect("tcp-probe instance")
+            .func_wrap_async(
+                "probe",
+                |store: wasmtime::StoreContextMut<'_, State>,
+                 (target, request): (ProbeTarget, ProbeRequest)| {
+                    let policy = store.data().policy.clone();
+                    Box::new(async move {
+                        let labels = Labels::new("guest-test", "plugin", "target");
+                        Ok((tcp_probe::probe(&policy, &labels, &target, request).await,))
+                    })
+                },
+            )
+            .expect("tcp-probe func");
+        linker
     })
 }
 
@@ -290,8 +311,18 @@ pub async fn call(
             Box::pin(async move { ok })
         })
         .build();
+    let grants = limits
+        .allowed
+        .iter()
+        .map(|a| Grant {
+            host: a.ip().to_string(),
+            port: a.port(),
+            addrs: vec![a.ip()],
+        })
+        .collect();
     let state = State {
         table: ResourceTable::new(),
+        policy: Arc::new(NetPolicy::new(grants)),
         wasi,
         http: WasiHttpCtx::new(),
         hooks: Hooks {
