@@ -9,6 +9,7 @@ pkgs=(
   mariadb-server mariadb-client   # real primary/replica for the MySQL check
   user-mode-linux kmod ipvsadm    # a real kernel with IPVS (this kernel has none)
   iproute2 nftables tcpdump tshark iputils-ping arping procps
+  openssl               # test certificates and a TLS server for HTTPS checks
   curl                  # Keepalived's vrrp_script probe in the service-death interop test and bench
   clang lld wasi-libc   # C guest plugins
 )

@@ -526,6 +526,7 @@ async fn reload(k: usize) {
                         port: addr.port(),
                         addrs: vec![addr.ip()],
                     }])),
+                    tls: belay::check::tls::public_roots(),
                     limits: Limits::default(),
                 };
                 while !stop.load(Ordering::Relaxed) {

@@ -318,6 +318,7 @@ async fn in_flight_checks_finish_on_the_version_they_started_with() {
         port: 9,
         params: vec![],
         policy: Arc::new(belay::check::NetPolicy::deny_all()),
+        tls: belay::check::tls::public_roots(),
         limits: Default::default(),
     };
     let r = lab

@@ -3,6 +3,7 @@
 
 pub mod bindings;
 pub mod cache;
+pub mod http_send;
 pub mod labels;
 pub mod limits;
 pub mod plugin;
@@ -19,6 +20,7 @@ pub mod stderr;
 pub mod stock;
 pub mod target;
 pub mod tcp_probe;
+pub mod tls;
 pub mod wasm_probe;
 pub mod watch;
 

@@ -133,6 +133,7 @@ pub(crate) fn socket_addr_check(
 /// mapping (a refused connection is a check result, not a daemon warning).
 pub(crate) struct PolicyHooks {
     pub(crate) policy: Arc<NetPolicy>,
+    pub(crate) tls: Arc<rustls::ClientConfig>,
     pub(crate) labels: Labels,
 }
 
@@ -183,14 +184,7 @@ impl WasiHttpHooks for PolicyHooks {
         {
             request.headers_mut().insert(header::HOST, last);
         }
-        Box::new(async move {
-            use http_body_util::BodyExt;
-            let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((
-                res.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn Future<Output = _> + Send>,
-            ))
-        })
+        Box::new(super::http_send::send(request, options, self.tls.clone()))
     }
 
     fn p2_error_from_hyper(&mut self, err: &hyper::Error) -> ErrorCode {
@@ -217,6 +211,12 @@ impl WasiHttpHooks for PolicyHooks {
 
     fn p2_error_from_tls(&mut self, err: &std::io::Error) -> ErrorCode {
         tracing::debug!(check = %self.labels.check, error = %err, "plugin TLS error");
+        let rustls_error = err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>());
+        if let Some(rustls::Error::InvalidCertificate(_)) = rustls_error {
+            return ErrorCode::TlsCertificateError;
+        }
         ErrorCode::TlsProtocolError
     }
 }

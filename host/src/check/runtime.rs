@@ -79,6 +79,8 @@ pub struct Invocation {
     pub port: u16,
     pub params: Vec<(String, String)>,
     pub policy: Arc<NetPolicy>,
+    /// Whom HTTPS requests trust ([`super::tls`]).
+    pub tls: Arc<rustls::ClientConfig>,
     pub limits: Limits,
 }
 
@@ -253,7 +255,13 @@ impl Runtime {
             .await
             .map_err(|_| wasmtime::Error::msg("runtime shut down"))?;
         let memory = inv.limits.memory.min(self.config.max_memory);
-        let sandbox = Sandbox::new(inv.labels.clone(), inv.policy.clone(), memory, stderr);
+        let sandbox = Sandbox::new(
+            inv.labels.clone(),
+            inv.policy.clone(),
+            inv.tls.clone(),
+            memory,
+            stderr,
+        );
         let mut store = Store::new(&self.engine, sandbox);
         store.limiter(|s| &mut s.limiter);
         let tick = self.config.epoch_tick;

@@ -43,6 +43,7 @@ impl Sandbox {
     pub(crate) fn new(
         labels: Labels,
         policy: Arc<NetPolicy>,
+        tls: Arc<rustls::ClientConfig>,
         memory_cap: usize,
         stderr: StderrTail,
     ) -> Sandbox {
@@ -59,6 +60,7 @@ impl Sandbox {
             http: WasiHttpCtx::new(),
             hooks: PolicyHooks {
                 policy,
+                tls,
                 labels: labels.clone(),
             },
             table,

@@ -18,6 +18,7 @@ use super::registry::{Lookup, Registry};
 use super::report::Report;
 use super::runtime::Invocation;
 use super::target::Target;
+use super::tls::{self, TlsSettings};
 
 /// How long a host name's addresses are reused before resolving again.
 pub const RESOLVE_TTL: Duration = Duration::from_secs(30);
@@ -32,6 +33,8 @@ pub struct CheckSpec {
     pub target: Target,
     pub params: Vec<(String, String)>,
     pub limits: Limits,
+    /// Whom HTTPS requests trust.
+    pub tls: TlsSettings,
 }
 
 impl CheckSpec {
@@ -42,6 +45,7 @@ impl CheckSpec {
             target,
             params: Vec::new(),
             limits: Limits::default(),
+            tls: TlsSettings::default(),
         }
     }
 
@@ -71,22 +75,31 @@ pub struct WasmProbe {
     /// The target is an address literal: resolved once, forever.
     literal: bool,
     resolved: Mutex<Option<Resolved>>,
+    /// The TLS client configuration, or why it cannot be built (every
+    /// attempt then fails with that reason).
+    tls: Result<Arc<rustls::ClientConfig>, String>,
 }
 
 impl WasmProbe {
     pub fn new(registry: Arc<Registry>, spec: CheckSpec) -> WasmProbe {
         let labels = Labels::new(&spec.name, &spec.plugin, &spec.target.to_string());
+        let tls = spec
+            .tls
+            .client_config()
+            .map_err(|e| format!("TLS settings: {e}"));
+        let tls_or_default = tls.clone().unwrap_or_else(|_| tls::public_roots());
         // An address literal never needs resolving: fix its policy now.
         let resolved = spec
             .target
             .ip()
-            .map(|ip| resolved_for(&spec, &labels, vec![ip]));
+            .map(|ip| resolved_for(&spec, &labels, &tls_or_default, vec![ip]));
         WasmProbe {
             registry,
             literal: resolved.is_some(),
             spec,
             labels,
             resolved: Mutex::new(resolved),
+            tls,
         }
     }
 
@@ -109,13 +122,17 @@ impl WasmProbe {
             .resolve()
             .await
             .map_err(|e| e.to_string())?;
-        let r = resolved_for(&self.spec, &self.labels, addrs);
+        let tls = self.tls.clone().unwrap_or_else(|_| tls::public_roots());
+        let r = resolved_for(&self.spec, &self.labels, &tls, addrs);
         *self.resolved.lock().unwrap_or_else(|e| e.into_inner()) = Some(r.clone());
         Ok(r)
     }
 
     async fn attempt(&self, timeout: Duration) -> Report {
         let start = Instant::now();
+        if let Err(reason) = &self.tls {
+            return Report::failed(reason.clone(), start.elapsed());
+        }
         let plugin = match self.registry.get(&self.spec.plugin) {
             Lookup::Ready(p) => p,
             Lookup::Removed => return Report::failed("plugin removed", start.elapsed()),
@@ -147,7 +164,12 @@ impl WasmProbe {
 
 /// The plugin sees the first address (so it never needs DNS); the policy
 /// grants every address of the name, and the name itself for HTTP.
-fn resolved_for(spec: &CheckSpec, labels: &Labels, addrs: Vec<IpAddr>) -> Resolved {
+fn resolved_for(
+    spec: &CheckSpec,
+    labels: &Labels,
+    tls: &Arc<rustls::ClientConfig>,
+    addrs: Vec<IpAddr>,
+) -> Resolved {
     let host = addrs
         .first()
         .map(|a| a.to_string())
@@ -165,6 +187,7 @@ fn resolved_for(spec: &CheckSpec, labels: &Labels, addrs: Vec<IpAddr>) -> Resolv
             port: spec.target.port,
             params: spec.params.clone(),
             policy: Arc::new(policy),
+            tls: tls.clone(),
             limits: spec.limits,
         }),
     }

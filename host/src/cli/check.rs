@@ -41,6 +41,12 @@ pub struct Args {
     /// Compile in memory; read and write no cache.
     #[arg(long, conflicts_with = "cache_dir")]
     pub no_cache: bool,
+    /// HTTPS: trust this PEM CA bundle instead of the public roots.
+    #[arg(long, value_name = "PEM")]
+    pub tls_ca: Option<PathBuf>,
+    /// HTTPS: accept any certificate.
+    #[arg(long, conflicts_with = "tls_ca")]
+    pub tls_no_verify: bool,
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
@@ -101,6 +107,10 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         limits: Limits {
             memory: args.memory_mib << 20,
             cpu: timeout,
+        },
+        tls: belay::check::tls::TlsSettings {
+            ca: args.tls_ca.clone(),
+            verify: !args.tls_no_verify,
         },
     };
     let probe = WasmProbe::new(registry.clone(), spec);

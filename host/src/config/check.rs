@@ -12,6 +12,8 @@
 //! retry = 1                    # extra tries before an attempt counts as failed
 //! delay_before_retry = "200ms"
 //! params = { path = "/health", status = "200-299" }
+//! tls_ca = "/etc/belay/backend-ca.pem"   # HTTPS: trust this CA bundle, not the public roots
+//! # tls_verify = false         # HTTPS: accept any certificate (Keepalived SSL_GET's default)
 //! ```
 
 use std::fmt;
@@ -55,6 +57,14 @@ pub struct CheckConfig {
     /// (Keepalived's `warmup`); default: the interval.
     #[serde(default)]
     pub warmup: Option<Duration>,
+    /// PEM file of CA certificates that HTTPS requests trust instead of the
+    /// public web roots (backends with private or self-signed certificates).
+    #[serde(default)]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// `false`: HTTPS requests accept any certificate, as Keepalived's
+    /// SSL_GET does unless given a CA. Default `true`.
+    #[serde(default = "defaults::yes")]
+    pub tls_verify: bool,
 }
 
 mod defaults {
@@ -67,6 +77,9 @@ mod defaults {
     }
     pub fn delay_before_retry() -> Duration {
         Duration::from_secs(1)
+    }
+    pub fn yes() -> bool {
+        true
     }
     pub fn one() -> u32 {
         1
@@ -137,6 +150,22 @@ pub fn is_valid_plugin_name(name: &str) -> bool {
 
 pub(super) fn validate(config: &Config, d: &mut Diagnostics<'_>) {
     for (name, check) in &config.check {
+        if let Some(ca) = &check.tls_ca {
+            if let Err(e) = crate::check::tls::ca_roots(ca) {
+                d.error(
+                    key_path!["check", name, "tls_ca"],
+                    e.to_string(),
+                    Some("a PEM file of CA certificates (-----BEGIN CERTIFICATE-----)".into()),
+                );
+            }
+            if !check.tls_verify {
+                d.error(
+                    key_path!["check", name, "tls_verify"],
+                    "tls_verify = false accepts any certificate, so tls_ca would be ignored",
+                    Some("keep one of the two".into()),
+                );
+            }
+        }
         if !is_valid_plugin_name(name) {
             d.error(
                 key_path!["check", name],

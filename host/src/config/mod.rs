@@ -90,7 +90,7 @@ impl Config {
             d.error(
                 crate::key_path!["global", "max_concurrent_checks"],
                 "max_concurrent_checks must be at least 1",
-                Some("leave it out for the default, 1000".into()),
+                Some("leave it out for the default, 256".into()),
             );
         }
         check::validate(self, d);
@@ -166,5 +166,28 @@ mod tests {
         let e = &errs("[global]\nmax_concurrent_checks = 0\n")[0];
         assert_eq!((e.line, e.col), (2, 25));
         assert!(e.message.contains("at least 1"), "{}", e.message);
+    }
+
+    #[test]
+    fn tls_ca_must_be_a_readable_pem_bundle_and_not_combined_with_no_verify() {
+        let check = "[check.web]\nplugin = \"http\"\ntarget = \"192.0.2.10:443\"\n";
+        let e = &errs(&format!("{check}tls_ca = \"/nonexistent/ca.pem\"\n"))[0];
+        assert_eq!((e.line, e.col), (4, 10));
+        assert!(
+            e.message.contains("cannot read /nonexistent/ca.pem"),
+            "{}",
+            e.message
+        );
+        let e = &errs(&format!(
+            "{check}tls_ca = \"/nonexistent/ca.pem\"\ntls_verify = false\n"
+        ));
+        assert!(
+            e.iter()
+                .any(|e| e.message.contains("tls_ca would be ignored")),
+            "{e:?}"
+        );
+        let c =
+            Config::parse(Path::new("t.toml"), &format!("{check}tls_verify = false\n")).unwrap();
+        assert!(!c.check["web"].tls_verify);
     }
 }
