@@ -48,10 +48,7 @@ pub async fn send(
         .and_then(|o| o.first_byte_timeout)
         .unwrap_or(UNBOUNDED);
 
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(&host);
+    let bare = super::target::unbracket(&host);
     let tcp = tokio::time::timeout(connect_timeout, TcpStream::connect((bare, port)))
         .await
         .map_err(|_| HttpError::ConnectionTimeout)?

@@ -94,11 +94,7 @@ impl NetPolicy {
             443
         };
         let port = auth.port_u16().unwrap_or(default_port);
-        let host = auth.host();
-        let host = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
+        let host = super::target::unbracket(auth.host());
         let ip = host.parse::<IpAddr>().ok().map(|ip| ip.to_canonical());
         self.grants.iter().any(|g| {
             g.port == port

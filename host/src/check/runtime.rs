@@ -28,7 +28,7 @@ use super::limits::{CpuDeadlineExceeded, Limits, MemoryCapExceeded, WallTimeout}
 use super::plugin::{CHECK_EXPORT, LoadError, Origin, Plugin, error_chain};
 use super::policy::NetPolicy;
 use super::report::{Health, Report};
-use super::sandbox::{LogImport, Sandbox, truncate};
+use super::sandbox::{BelayImports, Sandbox, truncate};
 use super::stderr::StderrTail;
 
 /// Sizing of the runtime, shared by all checks.
@@ -332,9 +332,9 @@ fn make_linker(engine: &Engine) -> wasmtime::Result<Linker<Sandbox>> {
     let mut linker = Linker::<Sandbox>::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    bindings::belay::check::types::add_to_linker::<Sandbox, LogImport>(&mut linker, |s| s)?;
-    bindings::belay::check::log::add_to_linker::<Sandbox, LogImport>(&mut linker, |s| s)?;
-    bindings::belay::check::tcp_probe::add_to_linker::<Sandbox, LogImport>(&mut linker, |s| s)?;
+    bindings::belay::check::types::add_to_linker::<Sandbox, BelayImports>(&mut linker, |s| s)?;
+    bindings::belay::check::log::add_to_linker::<Sandbox, BelayImports>(&mut linker, |s| s)?;
+    bindings::belay::check::tcp_probe::add_to_linker::<Sandbox, BelayImports>(&mut linker, |s| s)?;
     Ok(linker)
 }
 

@@ -91,10 +91,11 @@ impl WasiHttpView for Sandbox {
     }
 }
 
-/// `HasData` marker for the `belay:check/log` import.
-pub(crate) struct LogImport;
+/// `HasData` marker for belay's own imports (`types`, `log`, `tcp-probe`),
+/// all served by the store's `Sandbox`.
+pub(crate) struct BelayImports;
 
-impl HasData for LogImport {
+impl HasData for BelayImports {
     type Data<'a> = &'a mut Sandbox;
 }
 

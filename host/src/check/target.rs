@@ -22,6 +22,14 @@ pub enum TargetError {
     Resolve { host: String, reason: String },
 }
 
+/// `2001:db8::1` from `[2001:db8::1]` (URI authorities and plugin targets
+/// may bracket IPv6 literals); anything else unchanged.
+pub(crate) fn unbracket(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
 impl Target {
     pub fn new(host: impl Into<String>, port: u16) -> Target {
         Target {

@@ -118,11 +118,8 @@ async fn expect(
 /// "[2001:db8::1]" (plugins do no DNS; the host resolved names already).
 fn target_addr(target: &Target) -> Result<SocketAddr, ProbeError> {
     let host = target.host.trim();
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    bare.parse::<IpAddr>()
+    super::target::unbracket(host)
+        .parse::<IpAddr>()
         .map(|ip| SocketAddr::new(ip, target.port))
         .map_err(|_| ProbeError::NotAnAddress(host.to_owned()))
 }

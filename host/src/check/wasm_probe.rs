@@ -75,24 +75,24 @@ pub struct WasmProbe {
     /// The target is an address literal: resolved once, forever.
     literal: bool,
     resolved: Mutex<Option<Resolved>>,
-    /// The TLS client configuration, or why it cannot be built (every
-    /// attempt then fails with that reason).
-    tls: Result<Arc<rustls::ClientConfig>, String>,
+    /// The TLS client configuration (the public roots when the settings
+    /// are unusable, in which case `tls_error` fails every attempt).
+    tls: Arc<rustls::ClientConfig>,
+    tls_error: Option<String>,
 }
 
 impl WasmProbe {
     pub fn new(registry: Arc<Registry>, spec: CheckSpec) -> WasmProbe {
         let labels = Labels::new(&spec.name, &spec.plugin, &spec.target.to_string());
-        let tls = spec
-            .tls
-            .client_config()
-            .map_err(|e| format!("TLS settings: {e}"));
-        let tls_or_default = tls.clone().unwrap_or_else(|_| tls::public_roots());
+        let (tls, tls_error) = match spec.tls.client_config() {
+            Ok(c) => (c, None),
+            Err(e) => (tls::public_roots(), Some(format!("TLS settings: {e}"))),
+        };
         // An address literal never needs resolving: fix its policy now.
         let resolved = spec
             .target
             .ip()
-            .map(|ip| resolved_for(&spec, &labels, &tls_or_default, vec![ip]));
+            .map(|ip| resolved_for(&spec, &labels, &tls, vec![ip]));
         WasmProbe {
             registry,
             literal: resolved.is_some(),
@@ -100,6 +100,7 @@ impl WasmProbe {
             labels,
             resolved: Mutex::new(resolved),
             tls,
+            tls_error,
         }
     }
 
@@ -122,15 +123,14 @@ impl WasmProbe {
             .resolve()
             .await
             .map_err(|e| e.to_string())?;
-        let tls = self.tls.clone().unwrap_or_else(|_| tls::public_roots());
-        let r = resolved_for(&self.spec, &self.labels, &tls, addrs);
+        let r = resolved_for(&self.spec, &self.labels, &self.tls, addrs);
         *self.resolved.lock().unwrap_or_else(|e| e.into_inner()) = Some(r.clone());
         Ok(r)
     }
 
     async fn attempt(&self, timeout: Duration) -> Report {
         let start = Instant::now();
-        if let Err(reason) = &self.tls {
+        if let Some(reason) = &self.tls_error {
             return Report::failed(reason.clone(), start.elapsed());
         }
         let plugin = match self.registry.get(&self.spec.plugin) {

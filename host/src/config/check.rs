@@ -94,6 +94,14 @@ impl CheckConfig {
             .map(|(k, v)| (k.clone(), v.0.clone()))
             .collect()
     }
+
+    /// Whom the check's HTTPS requests trust.
+    pub fn tls_settings(&self) -> crate::check::tls::TlsSettings {
+        crate::check::tls::TlsSettings {
+            ca: self.tls_ca.clone(),
+            verify: self.tls_verify,
+        }
+    }
 }
 
 /// `host:port`: the check runtime's target type, read from a string.

@@ -40,7 +40,7 @@ impl Checks {
             .map(|(name, c)| {
                 let mut spec = CheckSpec::new(name, &c.plugin, c.target.clone());
                 spec.params = c.param_pairs();
-                spec.tls = tls_settings(c);
+                spec.tls = c.tls_settings();
                 spec
             })
             .collect();
@@ -91,13 +91,5 @@ impl Checks {
                     .collect()
             }),
         }
-    }
-}
-
-/// The check's HTTPS trust settings, as configured.
-fn tls_settings(c: &crate::config::check::CheckConfig) -> crate::check::tls::TlsSettings {
-    crate::check::tls::TlsSettings {
-        ca: c.tls_ca.clone(),
-        verify: c.tls_verify,
     }
 }
